@@ -1,0 +1,288 @@
+/**
+ * The event catalogue: every step an agent takes, past tense, one `Schema.TaggedClass` each.
+ *
+ * Decisions (computed by the kernel from its state): `ModelRequested`, `PermissionDecided`,
+ * `SubagentSpawned`, `BudgetExhausted`, `TurnCompleted`.
+ * Observations (what the outside world answered): `UserMessageReceived`, `ModelResponded`,
+ * `ModelFailed`, `PermissionAnswered`, `FileSnapshotted`, `ToolCallCompleted`,
+ * `SubagentCompleted`, `ContextCompacted`, `MemoryWritten`, `FilesRewound`.
+ *
+ * Every event carries `v`, its schema version. Adding an optional field keeps `v`; anything
+ * else bumps it and registers an upcaster (see `EventCodec`).
+ */
+import { Schema } from "effect"
+import { JsonObject } from "./Json.js"
+import { AssistantBlock, StopReason, TextBlock, Usage, UserBlock } from "./Messages.js"
+
+const version = <const N extends number>(n: N) =>
+  Schema.Literal(n).pipe(Schema.propertySignature, Schema.withConstructorDefault(() => n))
+
+const optional = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })
+
+/** A path inside the session log naming an agent: `main`, `main/2`, `main/2/1`. */
+export const AgentId = Schema.String.pipe(
+  Schema.pattern(/^main(\/[1-9][0-9]*)*$/),
+  Schema.annotations({
+    identifier: "AgentId",
+    arbitrary: () => (fc) =>
+      fc.array(fc.integer({ min: 1, max: 9 }), { maxLength: 3 }).map((path) => ["main", ...path].join("/"))
+  })
+)
+
+export const SettingSource = Schema.Struct({
+  layer: Schema.Literal("user", "user-local", "project", "project-local", "flags"),
+  path: Schema.NullOr(Schema.String)
+})
+export type SettingSource = typeof SettingSource.Type
+
+export class SessionStarted extends Schema.TaggedClass<SessionStarted>()("SessionStarted", {
+  v: version(1),
+  /** The project's real path: it names the folder the session is stored in. */
+  project: Schema.String,
+  cwd: Schema.String,
+  model: Schema.String,
+  /** The merged settings, recorded so a replay never reads today's settings files. */
+  settings: JsonObject,
+  sources: Schema.Array(SettingSource),
+  maxDepth: Schema.NonNegativeInt,
+  budgetTokens: Schema.NullOr(Schema.NonNegativeInt),
+  forkedFrom: optional(Schema.Struct({ sessionId: Schema.String, seq: Schema.Int }))
+}) {}
+
+export class UserMessageReceived extends Schema.TaggedClass<UserMessageReceived>()("UserMessageReceived", {
+  v: version(1),
+  content: Schema.Array(UserBlock)
+}) {}
+
+export class ModelRequested extends Schema.TaggedClass<ModelRequested>()("ModelRequested", {
+  v: version(1),
+  requestId: Schema.String,
+  model: Schema.String,
+  maxTokens: Schema.NonNegativeInt,
+  /** The names of the tools offered, in order. */
+  tools: Schema.Array(Schema.String),
+  /** How many transcript messages the request carries. */
+  messageCount: Schema.NonNegativeInt
+}) {}
+
+export class ModelResponded extends Schema.TaggedClass<ModelResponded>()("ModelResponded", {
+  v: version(1),
+  requestId: Schema.String,
+  messageId: optional(Schema.String),
+  model: Schema.String,
+  content: Schema.Array(AssistantBlock),
+  usage: Usage,
+  stopReason: Schema.NullOr(StopReason)
+}) {}
+
+export class ModelFailed extends Schema.TaggedClass<ModelFailed>()("ModelFailed", {
+  v: version(1),
+  requestId: Schema.String,
+  attempt: Schema.Int.pipe(Schema.positive()),
+  error: Schema.Struct({
+    type: Schema.String,
+    message: Schema.String,
+    status: optional(Schema.Int)
+  }),
+  retryable: Schema.Boolean
+}) {}
+
+export const PermissionBehavior = Schema.Literal("allow", "deny", "ask")
+export type PermissionBehavior = typeof PermissionBehavior.Type
+
+export class PermissionDecided extends Schema.TaggedClass<PermissionDecided>()("PermissionDecided", {
+  v: version(1),
+  toolUseId: Schema.String,
+  tool: Schema.String,
+  behavior: PermissionBehavior,
+  /** The rule that decided, as written (`Bash(npm test:*)`), or null for the mode's default. */
+  rule: Schema.NullOr(Schema.String),
+  /** The settings layer the rule came from, or the permission mode when no rule matched. */
+  layer: Schema.NullOr(Schema.String),
+  reason: Schema.String
+}) {}
+
+export class PermissionAnswered extends Schema.TaggedClass<PermissionAnswered>()("PermissionAnswered", {
+  v: version(1),
+  toolUseId: Schema.String,
+  answer: Schema.Literal("allow_once", "allow_session", "deny"),
+  message: optional(Schema.String)
+}) {}
+
+export class FileSnapshotted extends Schema.TaggedClass<FileSnapshotted>()("FileSnapshotted", {
+  v: version(1),
+  toolUseId: Schema.String,
+  path: Schema.String,
+  /** sha256 of the content before the change, in the blob store; null when the file did not exist. */
+  before: Schema.NullOr(Schema.String)
+}) {}
+
+export class ToolCallCompleted extends Schema.TaggedClass<ToolCallCompleted>()("ToolCallCompleted", {
+  v: version(1),
+  toolUseId: Schema.String,
+  tool: Schema.String,
+  content: Schema.Union(Schema.String, Schema.Array(UserBlock)),
+  isError: Schema.Boolean,
+  durationMs: Schema.NonNegativeInt,
+  interrupted: optional(Schema.Boolean)
+}) {}
+
+export const SubagentOutcome = Schema.Literal(
+  "completed",
+  "failed",
+  "timed_out",
+  "budget_exhausted",
+  "max_turns",
+  "interrupted"
+)
+export type SubagentOutcome = typeof SubagentOutcome.Type
+
+export class SubagentSpawned extends Schema.TaggedClass<SubagentSpawned>()("SubagentSpawned", {
+  v: version(1),
+  toolUseId: Schema.String,
+  childAgentId: AgentId,
+  agentType: Schema.String,
+  description: Schema.String,
+  prompt: Schema.String,
+  /** Tokens reserved from the parent's remaining budget; null when the session has no budget. */
+  budgetTokens: Schema.NullOr(Schema.NonNegativeInt)
+}) {}
+
+export class SubagentCompleted extends Schema.TaggedClass<SubagentCompleted>()("SubagentCompleted", {
+  v: version(1),
+  toolUseId: Schema.String,
+  childAgentId: AgentId,
+  outcome: SubagentOutcome,
+  summary: Schema.String,
+  turns: Schema.NonNegativeInt,
+  usage: Usage,
+  durationMs: Schema.NonNegativeInt,
+  filesModified: Schema.Array(Schema.String)
+}) {}
+
+export class BudgetExhausted extends Schema.TaggedClass<BudgetExhausted>()("BudgetExhausted", {
+  v: version(1),
+  limitTokens: Schema.NonNegativeInt,
+  usedTokens: Schema.NonNegativeInt,
+  neededTokens: Schema.NonNegativeInt
+}) {}
+
+export class TurnCompleted extends Schema.TaggedClass<TurnCompleted>()("TurnCompleted", {
+  v: version(1),
+  turn: Schema.Int.pipe(Schema.positive()),
+  stopReason: Schema.NullOr(StopReason)
+}) {}
+
+export class ContextCompacted extends Schema.TaggedClass<ContextCompacted>()("ContextCompacted", {
+  v: version(1),
+  /** The seq range (inclusive) the summary stands for; the originals stay in the log. */
+  fromSeq: Schema.Int.pipe(Schema.positive()),
+  toSeq: Schema.Int.pipe(Schema.positive()),
+  summary: Schema.Array(TextBlock),
+  usage: Usage
+}) {}
+
+export const MemoryScope = Schema.Literal("user", "project")
+export type MemoryScope = typeof MemoryScope.Type
+
+export class MemoryWritten extends Schema.TaggedClass<MemoryWritten>()("MemoryWritten", {
+  v: version(1),
+  memoryId: Schema.String,
+  scope: MemoryScope,
+  kind: Schema.Literal("explicit", "implicit"),
+  text: Schema.String,
+  expiresAt: optional(Schema.String)
+}) {}
+
+export class MemoryForgotten extends Schema.TaggedClass<MemoryForgotten>()("MemoryForgotten", {
+  v: version(1),
+  memoryId: Schema.String,
+  scope: MemoryScope
+}) {}
+
+export class MemoryRecalled extends Schema.TaggedClass<MemoryRecalled>()("MemoryRecalled", {
+  v: version(1),
+  memoryIds: Schema.Array(Schema.String),
+  query: Schema.String
+}) {}
+
+export class FilesRewound extends Schema.TaggedClass<FilesRewound>()("FilesRewound", {
+  v: version(1),
+  toTurn: Schema.Int.pipe(Schema.positive()),
+  files: Schema.Array(Schema.Struct({
+    path: Schema.String,
+    /** The blob restored, or null when the file was removed because it did not exist then. */
+    restored: Schema.NullOr(Schema.String)
+  })),
+  forced: Schema.Boolean
+}) {}
+
+export class SessionEnded extends Schema.TaggedClass<SessionEnded>()("SessionEnded", {
+  v: version(1),
+  reason: Schema.Literal("completed", "interrupted", "failed", "budget_exhausted"),
+  message: optional(Schema.String)
+}) {}
+
+/**
+ * An event whose `_tag` (or `v`) this version of weft does not know — written by a newer
+ * weft. It keeps the raw JSON so it is written back byte-for-byte equivalent; projections
+ * skip it, nothing drops it.
+ */
+export class UnknownEvent extends Schema.TaggedClass<UnknownEvent>()("UnknownEvent", {
+  raw: JsonObject
+}) {
+  get tag(): string {
+    const tag = this.raw["_tag"]
+    return typeof tag === "string" ? tag : "?"
+  }
+}
+
+export const Event = Schema.Union(
+  SessionStarted,
+  UserMessageReceived,
+  ModelRequested,
+  ModelResponded,
+  ModelFailed,
+  PermissionDecided,
+  PermissionAnswered,
+  FileSnapshotted,
+  ToolCallCompleted,
+  SubagentSpawned,
+  SubagentCompleted,
+  BudgetExhausted,
+  TurnCompleted,
+  ContextCompacted,
+  MemoryWritten,
+  MemoryForgotten,
+  MemoryRecalled,
+  FilesRewound,
+  SessionEnded
+)
+export type Event = typeof Event.Type
+
+/** What a log holds: a known event, or one kept verbatim from a newer weft. */
+export type AnyEvent = Event | UnknownEvent
+
+export type Tag = Event["_tag"]
+
+/** The current schema version of every known tag. */
+export const versions: ReadonlyMap<string, number> = new Map(
+  Event.members.map((member) => {
+    const v = member.fields.v.ast
+    const literal = v._tag === "PropertySignatureDeclaration" && v.type._tag === "Literal" ? v.type.literal : 1
+    return [member.identifier, Number(literal)] as const
+  })
+)
+
+export const isDecision = (event: AnyEvent): boolean => {
+  switch (event._tag) {
+    case "ModelRequested":
+    case "PermissionDecided":
+    case "SubagentSpawned":
+    case "BudgetExhausted":
+    case "TurnCompleted":
+      return true
+    default:
+      return false
+  }
+}

@@ -1,0 +1,7 @@
+export * as Envelope from "./Envelope.js"
+export * as EventCodec from "./EventCodec.js"
+export * as EventLog from "./EventLog.js"
+export * as Events from "./Events.js"
+export * as Ids from "./Ids.js"
+export * as Json from "./Json.js"
+export * as Messages from "./Messages.js"

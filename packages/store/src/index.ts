@@ -1,0 +1,6 @@
+export * as BlobStore from "./BlobStore.js"
+export * as JsonlEventLog from "./JsonlEventLog.js"
+export * as Layout from "./Layout.js"
+export * as ProjectDirectory from "./ProjectDirectory.js"
+export * as SessionFile from "./SessionFile.js"
+export * as SessionLock from "./SessionLock.js"

@@ -1,0 +1,6 @@
+export default [
+  "packages/kernel",
+  "packages/store",
+  "packages/memory",
+  "packages/cli"
+]
