@@ -1,1 +1,1 @@
-export {}
+export * as Tokenizer from "./Tokenizer.js"
