@@ -1,1 +1,9 @@
-export {}
+export * as Cli from "./Cli.js"
+export * as DemoCommand from "./DemoCommand.js"
+export * as DoctorCommand from "./DoctorCommand.js"
+export * as EventSummary from "./EventSummary.js"
+export * as Invocation from "./Invocation.js"
+export * as Output from "./Output.js"
+export * as RootCommand from "./RootCommand.js"
+export * as SessionLookup from "./SessionLookup.js"
+export * as SessionsCommand from "./SessionsCommand.js"

@@ -46,7 +46,11 @@ export class SessionStarted extends Schema.TaggedClass<SessionStarted>()("Sessio
   sources: Schema.Array(SettingSource),
   maxDepth: Schema.NonNegativeInt,
   budgetTokens: Schema.NullOr(Schema.NonNegativeInt),
-  forkedFrom: optional(Schema.Struct({ sessionId: Schema.String, seq: Schema.Int }))
+  forkedFrom: optional(Schema.Struct({ sessionId: Schema.String, seq: Schema.Int })),
+  /** The tools offered to the model, in order. */
+  tools: optional(Schema.Array(Schema.String)),
+  /** `max_tokens` of each model request. */
+  maxTokens: optional(Schema.Int.pipe(Schema.positive()))
 }) {}
 
 export class UserMessageReceived extends Schema.TaggedClass<UserMessageReceived>()("UserMessageReceived", {
@@ -62,7 +66,9 @@ export class ModelRequested extends Schema.TaggedClass<ModelRequested>()("ModelR
   /** The names of the tools offered, in order. */
   tools: Schema.Array(Schema.String),
   /** How many transcript messages the request carries. */
-  messageCount: Schema.NonNegativeInt
+  messageCount: Schema.NonNegativeInt,
+  /** A digest of every observation the agent had folded when it decided: replay detects a changed input by it. */
+  digest: optional(Schema.String)
 }) {}
 
 export class ModelResponded extends Schema.TaggedClass<ModelResponded>()("ModelResponded", {
@@ -99,14 +105,21 @@ export class PermissionDecided extends Schema.TaggedClass<PermissionDecided>()("
   rule: Schema.NullOr(Schema.String),
   /** The settings layer the rule came from, or the permission mode when no rule matched. */
   layer: Schema.NullOr(Schema.String),
-  reason: Schema.String
+  reason: Schema.String,
+  /**
+   * What the rules were matched against, as observed when deciding: the resolved real path
+   * (symlinks followed) or the command. Replay matches the rules against this again.
+   */
+  subject: optional(Schema.String)
 }) {}
 
 export class PermissionAnswered extends Schema.TaggedClass<PermissionAnswered>()("PermissionAnswered", {
   v: version(1),
   toolUseId: Schema.String,
   answer: Schema.Literal("allow_once", "allow_session", "deny"),
-  message: optional(Schema.String)
+  message: optional(Schema.String),
+  /** For `allow_session`: the rule granted for the rest of the session. */
+  rule: optional(Schema.String)
 }) {}
 
 export class FileSnapshotted extends Schema.TaggedClass<FileSnapshotted>()("FileSnapshotted", {
@@ -124,7 +137,9 @@ export class ToolCallCompleted extends Schema.TaggedClass<ToolCallCompleted>()("
   content: Schema.Union(Schema.String, Schema.Array(UserBlock)),
   isError: Schema.Boolean,
   durationMs: Schema.NonNegativeInt,
-  interrupted: optional(Schema.Boolean)
+  interrupted: optional(Schema.Boolean),
+  /** The files the call changed, with the sha256 of what it left (null: it removed the file). */
+  files: optional(Schema.Array(Schema.Struct({ path: Schema.String, after: Schema.NullOr(Schema.String) })))
 }) {}
 
 export const SubagentOutcome = Schema.Literal(
@@ -170,7 +185,8 @@ export class BudgetExhausted extends Schema.TaggedClass<BudgetExhausted>()("Budg
 export class TurnCompleted extends Schema.TaggedClass<TurnCompleted>()("TurnCompleted", {
   v: version(1),
   turn: Schema.Int.pipe(Schema.positive()),
-  stopReason: Schema.NullOr(StopReason)
+  stopReason: Schema.NullOr(StopReason),
+  digest: optional(Schema.String)
 }) {}
 
 export class ContextCompacted extends Schema.TaggedClass<ContextCompacted>()("ContextCompacted", {
@@ -281,6 +297,25 @@ export const isDecision = (event: AnyEvent): boolean => {
     case "SubagentSpawned":
     case "BudgetExhausted":
     case "TurnCompleted":
+      return true
+    default:
+      return false
+  }
+}
+
+/** What the outside world answered; a decision's digest covers every observation before it. */
+export const isObservation = (event: AnyEvent): boolean => {
+  switch (event._tag) {
+    case "UserMessageReceived":
+    case "ModelResponded":
+    case "ModelFailed":
+    case "PermissionAnswered":
+    case "FileSnapshotted":
+    case "ToolCallCompleted":
+    case "SubagentCompleted":
+    case "ContextCompacted":
+    case "MemoryWritten":
+    case "FilesRewound":
       return true
     default:
       return false

@@ -75,3 +75,50 @@ export const StopReason = Schema.Literal(
   "refusal"
 )
 export type StopReason = typeof StopReason.Type
+
+export const ToolResultBlock = Schema.Struct({
+  type: Schema.Literal("tool_result"),
+  tool_use_id: Schema.String,
+  content: Schema.Union(Schema.String, Schema.Array(UserBlock)),
+  is_error: Schema.optionalWith(Schema.Boolean, { exact: true })
+})
+export type ToolResultBlock = typeof ToolResultBlock.Type
+
+/** One message of a request's transcript; roles alternate, starting with the user. */
+export const MessageParam = Schema.Union(
+  Schema.Struct({
+    role: Schema.Literal("user"),
+    content: Schema.Array(Schema.Union(TextBlock, ImageBlock, ToolResultBlock))
+  }),
+  Schema.Struct({
+    role: Schema.Literal("assistant"),
+    content: Schema.Array(AssistantBlock)
+  })
+)
+export type MessageParam = typeof MessageParam.Type
+export type UserMessageParam = Extract<MessageParam, { role: "user" }>
+
+export const ToolDefinition = Schema.Struct({
+  name: Schema.String,
+  description: Schema.String,
+  input_schema: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+})
+export type ToolDefinition = typeof ToolDefinition.Type
+
+export const ModelRequest = Schema.Struct({
+  model: Schema.String,
+  system: Schema.String,
+  messages: Schema.Array(MessageParam),
+  tools: Schema.Array(ToolDefinition),
+  max_tokens: Schema.Int.pipe(Schema.positive())
+})
+export type ModelRequest = typeof ModelRequest.Type
+
+export const ModelResponse = Schema.Struct({
+  id: Schema.String,
+  model: Schema.String,
+  content: Schema.Array(AssistantBlock),
+  stop_reason: Schema.NullOr(StopReason),
+  usage: Usage
+})
+export type ModelResponse = typeof ModelResponse.Type

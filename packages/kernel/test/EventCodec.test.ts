@@ -24,13 +24,17 @@ describe("EventCodec", () => {
     assert.deepStrictEqual(Either.getOrThrow(lineCodec.decode(line)), envelope)
   }, { fastCheck: { numRuns: 300 } })
 
-  it.prop("an unknown event survives read and rewrite with its content intact", [Arbitraries.unknownEvent], ([event]) => {
-    const line = envelopeLine(event.raw)
-    const decoded = Either.getOrThrow(lineCodec.decode(line))
-    assert.instanceOf(decoded.event, UnknownEvent)
-    const rewritten = Either.getOrThrow(lineCodec.encode(decoded))
-    assert.deepStrictEqual(JSON.parse(rewritten), JSON.parse(line))
-  })
+  it.prop(
+    "an unknown event survives read and rewrite with its content intact",
+    [Arbitraries.unknownEvent],
+    ([event]) => {
+      const line = envelopeLine(event.raw)
+      const decoded = Either.getOrThrow(lineCodec.decode(line))
+      assert.instanceOf(decoded.event, UnknownEvent)
+      const rewritten = Either.getOrThrow(lineCodec.encode(decoded))
+      assert.deepStrictEqual(JSON.parse(rewritten), JSON.parse(line))
+    }
+  )
 
   it("writes the event's _tag first, then v", () => {
     const line = Either.getOrThrow(lineCodec.encode(

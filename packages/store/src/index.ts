@@ -1,4 +1,5 @@
 export * as BlobStore from "./BlobStore.js"
+export * as Doctor from "./Doctor.js"
 export * as JsonlEventLog from "./JsonlEventLog.js"
 export * as Layout from "./Layout.js"
 export * as ProjectDirectory from "./ProjectDirectory.js"

@@ -25,7 +25,11 @@ export const anyEvent: fc.Arbitrary<AnyEvent> = fc.oneof({ weight: 9, arbitrary:
   arbitrary: unknownEvent
 })
 
-const isoTime = fc.date({ min: new Date("2000-01-01T00:00:00Z"), max: new Date("2100-01-01T00:00:00Z"), noInvalidDate: true })
+const isoTime = fc.date({
+  min: new Date("2000-01-01T00:00:00Z"),
+  max: new Date("2100-01-01T00:00:00Z"),
+  noInvalidDate: true
+})
   .map((d) => d.toISOString())
 
 export const envelope: fc.Arbitrary<Envelope> = fc.record({

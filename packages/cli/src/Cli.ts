@@ -1,0 +1,52 @@
+/**
+ * The command tree of `weft`, and how a failure is told to the user: one line on stderr
+ * saying what failed, where, and what to do — never a stack trace for a user's mistake.
+ */
+import { Command, ValidationError } from "@effect/cli"
+import { Cause, Console, Effect, Option } from "effect"
+import packageJson from "../package.json" with { type: "json" }
+import { demo } from "./DemoCommand.js"
+import { doctor } from "./DoctorCommand.js"
+import { root } from "./RootCommand.js"
+import { sessions } from "./SessionsCommand.js"
+
+export const version: string = packageJson.version
+
+export const command = root.pipe(
+  Command.withDescription("weft: an event-sourced agent kernel. Every step an agent takes is an event in a log."),
+  Command.withSubcommands([sessions, doctor, demo])
+)
+
+/** Runs the CLI on `process.argv`-shaped arguments (runtime and script first). */
+export const run = Command.run(command, { name: "weft", version })
+
+const hasMessage = (u: unknown): u is { readonly message: string } =>
+  typeof u === "object" && u !== null && "message" in u && typeof u.message === "string" && u.message !== ""
+
+/**
+ * The line to print for a failure, or none when there is nothing to add: @effect/cli has
+ * already printed its own validation errors, and an interruption is the user's own doing.
+ */
+export const explain = <E>(cause: Cause.Cause<E>): Option.Option<string> => {
+  if (Cause.isInterruptedOnly(cause)) return Option.none()
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) {
+    const error: unknown = failure.value
+    if (ValidationError.isValidationError(error)) return Option.none()
+    return Option.some(`weft: ${hasMessage(error) ? error.message : String(error)}`)
+  }
+  const defect = Cause.dieOption(cause)
+  const detail = Option.match(defect, {
+    onNone: () => "unexpected failure",
+    onSome: (d) => (hasMessage(d) ? d.message : String(d))
+  })
+  return Option.some(`weft: internal error: ${detail} (a bug in weft; set WEFT_DEBUG=1 for the stack trace)`)
+}
+
+/** Prints what went wrong: one line, plus the whole cause when debugging. */
+export const report = <E>(cause: Cause.Cause<E>, debug: boolean): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const line = explain(cause)
+    if (Option.isSome(line)) yield* Console.error(line.value)
+    if (debug && !Cause.isInterruptedOnly(cause)) yield* Console.error(Cause.pretty(cause))
+  })

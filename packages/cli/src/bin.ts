@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/**
+ * The composition root: the only place that reads the environment, picks concrete layers
+ * and runs the program.
+ *
+ * - `WEFT_HOME` (default `~/.weft`) is where sessions are stored.
+ * - `INIT_CWD` is where the user ran `pnpm weft` (pnpm runs scripts in the workspace root);
+ *   without it, the process's own directory.
+ * - Results go to stdout; warnings and errors to stderr, one line each; exit code 1 on failure.
+ */
+import { FileSystem, Path } from "@effect/platform"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Ids from "@weft/kernel/Ids"
+import { layerJsonl } from "@weft/store/JsonlEventLog"
+import { Cause, Config, Console, Effect, Exit, Layer, Logger, Option } from "effect"
+import * as os from "node:os"
+import * as Cli from "./Cli.js"
+import * as Invocation from "./Invocation.js"
+import * as Output from "./Output.js"
+
+const nonEmpty = (name: string) =>
+  Config.string(name).pipe(Config.option, Config.map(Option.filter((value) => value.trim() !== "")))
+
+const invocation = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const ranFrom = path.resolve(Option.getOrElse(yield* nonEmpty("INIT_CWD"), () => process.cwd()))
+  const directory = yield* fs.realPath(ranFrom).pipe(Effect.orElseSucceed(() => ranFrom))
+  const home = path.resolve(
+    directory,
+    Option.getOrElse(yield* nonEmpty("WEFT_HOME"), () => path.join(os.homedir(), ".weft"))
+  )
+  return { home, directory }
+})
+
+const layer = Layer.unwrapEffect(
+  Effect.map(
+    invocation,
+    (invocation) => Layer.mergeAll(Invocation.layer(invocation), layerJsonl({ home: invocation.home }))
+  )
+).pipe(Layer.provideMerge(Ids.layer), Layer.provideMerge(NodeContext.layer))
+
+// A closed stdout (`weft … | head`) is not an error worth a stack trace; the write that hit it stops the program.
+process.stdout.on("error", () => {})
+
+const main = Effect.gen(function*() {
+  const debug = Option.isSome(yield* nonEmpty("WEFT_DEBUG"))
+  const noColor = Option.isSome(yield* nonEmpty("NO_COLOR"))
+  const console = Output.plainConsole(yield* Console.consoleWith(Effect.succeed), {
+    stdout: noColor || !process.stdout.isTTY,
+    stderr: noColor || !process.stderr.isTTY
+  })
+  yield* Effect.suspend(() => Cli.run(process.argv)).pipe(
+    Effect.provide(layer),
+    Effect.tapErrorCause((cause) => Cli.report(cause, debug)),
+    Effect.withConsole(console)
+  )
+}).pipe(
+  Effect.provide(Logger.replace(Logger.defaultLogger, Output.stderrLogger((line) => process.stderr.write(line + "\n"))))
+)
+
+NodeRuntime.runMain(main, {
+  disableErrorReporting: true,
+  disablePrettyLogger: true,
+  // Set the exit code and let Node drain stdout and stderr, rather than exiting under them.
+  teardown: (exit, onExit) => {
+    const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+    if (Exit.isFailure(exit) && !interrupted) process.exitCode = 1
+    onExit(interrupted ? 130 : 0)
+  }
+})

@@ -1,0 +1,55 @@
+/**
+ * What the agent does next, decided from its state alone: `decide(state)` is pure.
+ *
+ * It returns intents. Some carry the decision event to record (a model request, the end of
+ * a turn); the others name an effect for the interpreter to perform — check a permission,
+ * ask the user, run tools — whose answers come back as observations. No decision is taken
+ * in the interpreter.
+ */
+import type { AgentState, Call } from "./AgentState.js"
+import { isResolved, transcript } from "./AgentState.js"
+import { ModelRequested, TurnCompleted } from "./Events.js"
+
+export type Intent =
+  /** Record the request, then call the model with the transcript. */
+  | { readonly _tag: "RequestModel"; readonly decision: ModelRequested }
+  /** Decide whether each call may run (the policy's evaluation is recorded as `PermissionDecided`). */
+  | { readonly _tag: "CheckPermissions"; readonly calls: ReadonlyArray<Call> }
+  /** Ask the user about each call the policy said to ask about, one at a time. */
+  | { readonly _tag: "AskUser"; readonly calls: ReadonlyArray<Call> }
+  /** Run the allowed calls: read-only ones together, the others one at a time in the order asked. */
+  | { readonly _tag: "RunTools"; readonly calls: ReadonlyArray<Call> }
+  /** Record the end of the turn. */
+  | { readonly _tag: "CompleteTurn"; readonly decision: TurnCompleted }
+
+export const requestId = (state: AgentState): string => `${state.agentId}:${state.requests + 1}`
+
+export const decide = (state: AgentState): ReadonlyArray<Intent> => {
+  const config = state.config
+  if (config === null || state.status !== "working") return []
+  const response = state.lastResponse
+  if (response === null || (!response.failed && state.calls.length > 0 && state.calls.every(isResolved))) {
+    return [{
+      _tag: "RequestModel",
+      decision: new ModelRequested({
+        requestId: requestId(state),
+        model: config.model,
+        maxTokens: config.maxTokens,
+        tools: config.tools,
+        messageCount: transcript(state).length,
+        digest: state.digest
+      })
+    }]
+  }
+  if (response.failed || state.calls.length === 0) {
+    return [{
+      _tag: "CompleteTurn",
+      decision: new TurnCompleted({ turn: state.turn, stopReason: response.stopReason, digest: state.digest })
+    }]
+  }
+  const pending = state.calls.filter((call) => call.permission === "pending")
+  if (pending.length > 0) return [{ _tag: "CheckPermissions", calls: pending }]
+  const asking = state.calls.filter((call) => call.permission === "asking")
+  if (asking.length > 0) return [{ _tag: "AskUser", calls: asking }]
+  return [{ _tag: "RunTools", calls: state.calls.filter((call) => call.permission === "allowed" && !isResolved(call)) }]
+}

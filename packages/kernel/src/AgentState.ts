@@ -1,0 +1,251 @@
+/**
+ * An agent's state, folded from its events: `evolve(state, envelope)` is pure, so any prefix
+ * of a log is a state, with no IO.
+ *
+ * The model-facing transcript is part of the state, in the Messages API's shape: an assistant
+ * message per response, and one user message carrying every tool result of that response, in
+ * the order the tools were asked for, followed by whatever the user says next.
+ */
+import { createHash } from "node:crypto"
+import type { Envelope } from "./Envelope.js"
+import type { AnyEvent } from "./Events.js"
+import { isObservation } from "./Events.js"
+import type { Json, JsonObject } from "./Json.js"
+import type { MessageParam, StopReason, ToolResultBlock, Usage, UserBlock, UserMessageParam } from "./Messages.js"
+import { emptyUsage } from "./Messages.js"
+
+export const DEFAULT_MAX_TOKENS = 8192
+
+export interface Config {
+  readonly model: string
+  readonly maxTokens: number
+  readonly tools: ReadonlyArray<string>
+  readonly settings: JsonObject
+  readonly project: string
+  readonly cwd: string
+}
+
+export type Permission = "pending" | "asking" | "allowed" | "denied"
+
+export interface Call {
+  readonly id: string
+  readonly name: string
+  readonly input: Json
+  readonly permission: Permission
+  /** Why it was denied, for the model. */
+  readonly denial?: string
+  readonly result?: { readonly content: string | ReadonlyArray<UserBlock>; readonly isError: boolean }
+}
+
+export type Status =
+  /** Waiting for the user. */
+  | "idle"
+  /** A user turn is open and the next step is the kernel's. */
+  | "working"
+  /** A model request is out. */
+  | "requesting"
+  | "ended"
+
+export interface AgentState {
+  readonly agentId: string
+  readonly config: Config | null
+  readonly status: Status
+  /** User turns so far. */
+  readonly turn: number
+  /** Model requests so far (request ids count them). */
+  readonly requests: number
+  readonly pendingRequestId: string | null
+  readonly messages: ReadonlyArray<MessageParam>
+  /** The tool calls of the latest response, until their results join the transcript. */
+  readonly calls: ReadonlyArray<Call>
+  /** How the latest model request ended: its stop reason, or `failed`. */
+  readonly lastResponse:
+    | { readonly stopReason: StopReason | null; readonly failed: boolean; readonly error?: string }
+    | null
+  /** Rules granted for the rest of the session by `allow_session` answers. */
+  readonly grants: ReadonlyArray<string>
+  readonly usage: Usage
+  /** A running digest of every observation folded, which decisions carry. */
+  readonly digest: string
+  readonly lastEventId: string | null
+  readonly lastSeq: number
+}
+
+export const initial = (agentId: string): AgentState => ({
+  agentId,
+  config: null,
+  status: "idle",
+  turn: 0,
+  requests: 0,
+  pendingRequestId: null,
+  messages: [],
+  calls: [],
+  lastResponse: null,
+  grants: [],
+  usage: emptyUsage,
+  digest: "0",
+  lastEventId: null,
+  lastSeq: 0
+})
+
+export const INTERRUPTED = "Interrupted: this tool call did not finish; its effects, if any, are unknown."
+
+export const isResolved = (call: Call): boolean => call.result !== undefined || call.permission === "denied"
+
+const resultBlock = (call: Call): ToolResultBlock => {
+  if (call.result !== undefined) {
+    return {
+      type: "tool_result",
+      tool_use_id: call.id,
+      content: call.result.content,
+      ...(call.result.isError ? { is_error: true } : {})
+    }
+  }
+  return {
+    type: "tool_result",
+    tool_use_id: call.id,
+    content: call.permission === "denied" ? call.denial ?? "Permission denied." : INTERRUPTED,
+    is_error: true
+  }
+}
+
+/** The messages a request would carry now: the transcript plus the results of the current calls. */
+export const transcript = (state: AgentState): ReadonlyArray<MessageParam> =>
+  state.calls.length === 0 ? state.messages : appendUser(state.messages, state.calls.map(resultBlock))
+
+const appendUser = (
+  messages: ReadonlyArray<MessageParam>,
+  content: UserMessageParam["content"]
+): ReadonlyArray<MessageParam> => {
+  const last = messages[messages.length - 1]
+  // Roles must alternate: content for the user after tool results joins their message.
+  if (last !== undefined && last.role === "user") {
+    return [...messages.slice(0, -1), { role: "user", content: [...last.content, ...content] }]
+  }
+  return [...messages, { role: "user", content }]
+}
+
+const addUsage = (a: Usage, b: Usage): Usage => ({
+  input_tokens: a.input_tokens + b.input_tokens,
+  output_tokens: a.output_tokens + b.output_tokens,
+  cache_creation_input_tokens: a.cache_creation_input_tokens + b.cache_creation_input_tokens,
+  cache_read_input_tokens: a.cache_read_input_tokens + b.cache_read_input_tokens
+})
+
+const chain = (digest: string, event: AnyEvent): string =>
+  createHash("sha256").update(digest).update(JSON.stringify(event)).digest("hex").slice(0, 16)
+
+const updateCall = (state: AgentState, id: string, f: (call: Call) => Call): AgentState => ({
+  ...state,
+  calls: state.calls.map((call) => (call.id === id ? f(call) : call))
+})
+
+/** Folds one event of this agent into its state. Events of other agents must be filtered out by the caller. */
+export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
+  const event = envelope.event
+  const base: AgentState = {
+    ...state,
+    lastEventId: envelope.id,
+    lastSeq: envelope.seq,
+    digest: isObservation(event) ? chain(state.digest, event) : state.digest
+  }
+  switch (event._tag) {
+    case "SessionStarted":
+      return {
+        ...base,
+        config: {
+          model: event.model,
+          maxTokens: event.maxTokens ?? DEFAULT_MAX_TOKENS,
+          tools: event.tools ?? [],
+          settings: event.settings,
+          project: event.project,
+          cwd: event.cwd
+        }
+      }
+    case "UserMessageReceived": {
+      // Calls left unanswered by an interruption are answered as interrupted, so the transcript stays valid.
+      const flushed = state.calls.length === 0 ? state.messages : transcript(state)
+      return {
+        ...base,
+        messages: appendUser(flushed, event.content),
+        calls: [],
+        turn: state.turn + 1,
+        status: "working",
+        pendingRequestId: null,
+        lastResponse: null
+      }
+    }
+    case "ModelRequested":
+      return {
+        ...base,
+        messages: transcript(state),
+        calls: [],
+        requests: state.requests + 1,
+        pendingRequestId: event.requestId,
+        status: "requesting"
+      }
+    case "ModelResponded": {
+      if (event.requestId !== state.pendingRequestId) return base
+      const calls: Array<Call> = []
+      for (const block of event.content) {
+        if (block.type === "tool_use") {
+          calls.push({ id: block.id, name: block.name, input: block.input, permission: "pending" })
+        }
+      }
+      return {
+        ...base,
+        messages: [...state.messages, { role: "assistant", content: event.content }],
+        calls,
+        pendingRequestId: null,
+        status: "working",
+        lastResponse: { stopReason: event.stopReason, failed: false },
+        usage: addUsage(state.usage, event.usage)
+      }
+    }
+    case "ModelFailed":
+      if (event.requestId !== state.pendingRequestId) return base
+      return {
+        ...base,
+        pendingRequestId: null,
+        status: "working",
+        lastResponse: { stopReason: null, failed: true, error: `${event.error.type}: ${event.error.message}` }
+      }
+    case "PermissionDecided":
+      return updateCall(base, event.toolUseId, (call) => ({
+        ...call,
+        permission: event.behavior === "allow" ? "allowed" : event.behavior === "deny" ? "denied" : "asking",
+        ...(event.behavior === "deny" ? { denial: `Permission denied: ${event.reason}` } : {})
+      }))
+    case "PermissionAnswered": {
+      const answered = updateCall(base, event.toolUseId, (call) => ({
+        ...call,
+        permission: event.answer === "deny" ? "denied" : "allowed",
+        ...(event.answer === "deny"
+          ? { denial: `The user denied this tool call.${event.message ? ` ${event.message}` : ""}` }
+          : {})
+      }))
+      return event.answer === "allow_session" && event.rule !== undefined
+        ? { ...answered, grants: [...answered.grants, event.rule] }
+        : answered
+    }
+    case "ToolCallCompleted":
+      return updateCall(base, event.toolUseId, (call) => ({
+        ...call,
+        permission: call.permission === "denied" ? "denied" : "allowed",
+        result: { content: event.content, isError: event.isError }
+      }))
+    case "TurnCompleted":
+      return { ...base, status: "idle" }
+    case "SessionEnded":
+      return { ...base, status: "ended", pendingRequestId: null }
+    default:
+      return base
+  }
+}
+
+/** The state after every event of `agentId` in `envelopes`. */
+export const fold = (envelopes: Iterable<Envelope>, agentId = "main"): AgentState => {
+  let state = initial(agentId)
+  for (const envelope of envelopes) if (envelope.agentId === agentId) state = evolve(state, envelope)
+  return state
+}

@@ -1,0 +1,154 @@
+/**
+ * The model port: one Messages API call, request in, response out.
+ *
+ * `layerScripted` answers from a list (or a JSONL script file, one step per line) in order
+ * and fails clearly when the script runs out; `layerFake` answers as a function of the
+ * request. The Anthropic layer lives with the CLI.
+ */
+import { FileSystem } from "@effect/platform"
+import { Context, Effect, Either, Layer, Ref, Schema } from "effect"
+import type { ModelRequest, ModelResponse, StopReason, Usage } from "./Messages.js"
+import {
+  AssistantBlock,
+  emptyUsage,
+  ModelResponse as ModelResponseSchema,
+  StopReason as StopReasonSchema
+} from "./Messages.js"
+import { Usage as UsageSchema } from "./Messages.js"
+
+export class ModelError extends Schema.TaggedError<ModelError>()("ModelError", {
+  type: Schema.String,
+  message: Schema.String,
+  status: Schema.optionalWith(Schema.Int, { exact: true }),
+  retryable: Schema.Boolean
+}) {}
+
+export interface Service {
+  readonly create: (request: ModelRequest) => Effect.Effect<ModelResponse, ModelError>
+}
+
+export class ModelClient extends Context.Tag("@weft/kernel/ModelClient")<ModelClient, Service>() {}
+
+/** One step of a script: a response (id, model and usage may be left out), or an error. */
+export const ScriptStep = Schema.Union(
+  Schema.Struct({
+    content: Schema.Array(AssistantBlock),
+    stop_reason: Schema.optionalWith(Schema.NullOr(StopReasonSchema), { exact: true }),
+    usage: Schema.optionalWith(UsageSchema, { exact: true }),
+    id: Schema.optionalWith(Schema.String, { exact: true })
+  }),
+  Schema.Struct({
+    error: Schema.Struct({
+      type: Schema.String,
+      message: Schema.String,
+      status: Schema.optionalWith(Schema.Int, { exact: true }),
+      retryable: Schema.optionalWith(Schema.Boolean, { exact: true })
+    })
+  })
+)
+export type ScriptStep = typeof ScriptStep.Type
+
+const stopReasonOf = (step: { readonly content: ModelResponse["content"] }): StopReason =>
+  step.content.some((block) => block.type === "tool_use") ? "tool_use" : "end_turn"
+
+/** A response from a step, filling in what a script may leave out. */
+export const respond = (step: ScriptStep, request: ModelRequest, n: number): Either.Either<ModelResponse, ModelError> =>
+  "error" in step
+    ? Either.left(new ModelError({ retryable: false, ...step.error }))
+    : Either.right({
+      id: step.id ?? `msg_scripted_${n}`,
+      model: request.model,
+      content: step.content,
+      stop_reason: step.stop_reason === undefined ? stopReasonOf(step) : step.stop_reason,
+      usage: step.usage ?? estimateUsage(request, step.content)
+    })
+
+/** A deterministic usage figure for scripted and fake answers: about four characters a token. */
+export const estimateUsage = (request: ModelRequest, content: ModelResponse["content"]): Usage => ({
+  ...emptyUsage,
+  input_tokens: Math.ceil(JSON.stringify(request.messages).length / 4) + Math.ceil(request.system.length / 4),
+  output_tokens: Math.ceil(JSON.stringify(content).length / 4)
+})
+
+export const makeScripted = (steps: ReadonlyArray<ScriptStep>): Effect.Effect<Service> =>
+  Effect.gen(function*() {
+    const next = yield* Ref.make(0)
+    return ModelClient.of({
+      create: (request) =>
+        Ref.getAndUpdate(next, (n) => n + 1).pipe(Effect.flatMap((n) => {
+          const step = steps[n]
+          if (step === undefined) {
+            return new ModelError({
+              type: "script_exhausted",
+              message: `the model script has ${steps.length} step(s) and request ${
+                n + 1
+              } asked for another; add a step to the script`,
+              retryable: false
+            })
+          }
+          return respond(step, request, n + 1)
+        }))
+    })
+  })
+
+export const layerScripted = (steps: ReadonlyArray<ScriptStep>): Layer.Layer<ModelClient> =>
+  Layer.effect(ModelClient, makeScripted(steps))
+
+export class ScriptFileError extends Schema.TaggedError<ScriptFileError>()("ScriptFileError", {
+  path: Schema.String,
+  line: Schema.Int,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `${this.path}:${this.line}: not a model script step (${this.reason}); each line is {"content":[…]} or {"error":{…}}`
+  }
+}
+
+const decodeStep = Schema.decodeUnknownEither(Schema.parseJson(ScriptStep))
+
+/** A script from a JSONL file: one step per non-empty line. */
+export const layerScriptedFile = (
+  path: string
+): Layer.Layer<ModelClient, ScriptFileError, FileSystem.FileSystem> =>
+  Layer.effect(
+    ModelClient,
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const text = yield* fs.readFileString(path).pipe(
+        Effect.mapError((e) => new ScriptFileError({ path, line: 0, reason: e.message }))
+      )
+      const steps: Array<ScriptStep> = []
+      const lines = text.split("\n")
+      for (let i = 0; i < lines.length; i++) {
+        if (lines[i]!.trim() === "") continue
+        const step = decodeStep(lines[i]!)
+        if (Either.isLeft(step)) {
+          return yield* new ScriptFileError({ path, line: i + 1, reason: step.left.message.split("\n")[0]! })
+        }
+        steps.push(step.right)
+      }
+      return yield* makeScripted(steps)
+    })
+  )
+
+/** Answers as a function of the request. */
+export const layerFake = (
+  answer: (request: ModelRequest, n: number) => ScriptStep | Effect.Effect<ScriptStep>
+): Layer.Layer<ModelClient> =>
+  Layer.effect(
+    ModelClient,
+    Effect.gen(function*() {
+      const count = yield* Ref.make(0)
+      return ModelClient.of({
+        create: (request) =>
+          Effect.gen(function*() {
+            const n = yield* Ref.updateAndGet(count, (c) => c + 1)
+            const produced = answer(request, n)
+            const step = Effect.isEffect(produced) ? yield* produced : produced
+            return yield* respond(step, request, n)
+          })
+      })
+    })
+  )
+
+export const decodeResponse = Schema.decodeUnknown(ModelResponseSchema)
