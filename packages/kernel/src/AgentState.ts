@@ -23,6 +23,11 @@ export interface Config {
   readonly settings: JsonObject
   readonly project: string
   readonly cwd: string
+  readonly home: string | null
+  readonly rules: ReadonlyArray<
+    { readonly behavior: "allow" | "ask" | "deny"; readonly rule: string; readonly layer: string }
+  >
+  readonly mode: "default" | "acceptEdits" | "plan" | "bypassPermissions"
 }
 
 export type Permission = "pending" | "asking" | "allowed" | "denied"
@@ -159,7 +164,10 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
           tools: event.tools ?? [],
           settings: event.settings,
           project: event.project,
-          cwd: event.cwd
+          cwd: event.cwd,
+          home: event.home ?? null,
+          rules: event.rules ?? [],
+          mode: event.mode ?? "default"
         }
       }
     case "UserMessageReceived": {
@@ -224,8 +232,8 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
           ? { denial: `The user denied this tool call.${event.message ? ` ${event.message}` : ""}` }
           : {})
       }))
-      return event.answer === "allow_session" && event.rule !== undefined
-        ? { ...answered, grants: [...answered.grants, event.rule] }
+      return event.answer === "allow_session" && event.rules !== undefined
+        ? { ...answered, grants: [...answered.grants, ...event.rules] }
         : answered
     }
     case "ToolCallCompleted":

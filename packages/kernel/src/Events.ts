@@ -46,6 +46,16 @@ export class SessionStarted extends Schema.TaggedClass<SessionStarted>()("Sessio
   sources: Schema.Array(SettingSource),
   maxDepth: Schema.NonNegativeInt,
   budgetTokens: Schema.NullOr(Schema.NonNegativeInt),
+  /** Every permission rule with the settings layer it came from, lowest layer first. */
+  rules: optional(Schema.Array(Schema.Struct({
+    behavior: Schema.Literal("allow", "ask", "deny"),
+    rule: Schema.String,
+    layer: Schema.String
+  }))),
+  /** The permission mode the session started in. */
+  mode: optional(Schema.Literal("default", "acceptEdits", "plan", "bypassPermissions")),
+  /** The user's home when the session started, for `~/` in permission rules (replay re-checks with it). */
+  home: optional(Schema.String),
   forkedFrom: optional(Schema.Struct({ sessionId: Schema.String, seq: Schema.Int })),
   /** The tools offered to the model, in order. */
   tools: optional(Schema.Array(Schema.String)),
@@ -118,8 +128,8 @@ export class PermissionAnswered extends Schema.TaggedClass<PermissionAnswered>()
   toolUseId: Schema.String,
   answer: Schema.Literal("allow_once", "allow_session", "deny"),
   message: optional(Schema.String),
-  /** For `allow_session`: the rule granted for the rest of the session. */
-  rule: optional(Schema.String)
+  /** For `allow_session`: the rules granted for the rest of the session. */
+  rules: optional(Schema.Array(Schema.String))
 }) {}
 
 export class FileSnapshotted extends Schema.TaggedClass<FileSnapshotted>()("FileSnapshotted", {

@@ -142,7 +142,7 @@ describe("AgentDecider", () => {
       requested(1, 1, "x"),
       responded(1, [toolUse("t1")]),
       decided("t1", "ask"),
-      new PermissionAnswered({ toolUseId: "t1", answer: "allow_session", rule: "Bash(npm test)" })
+      new PermissionAnswered({ toolUseId: "t1", answer: "allow_session", rules: ["Bash(npm test)"] })
     ])
     assert.deepStrictEqual(g.state.grants, ["Bash(npm test)"])
   })

@@ -1,0 +1,436 @@
+/**
+ * The interpreter: folds the log into state, asks the decider what is next, performs it
+ * through a service, and records decision and observation in the log. It takes no decision
+ * of its own — everything it does is an intent from `AgentDecider.decide`.
+ *
+ * Tool calls of one response: consecutive read-only calls run together, each mutating call
+ * runs alone, in the order asked; their results reach the model in that order whatever order
+ * they finish in. Interrupting a turn records `SessionEnded { reason: "interrupted" }`; a call
+ * that never finished is answered to the model as interrupted when the session goes on.
+ */
+import { FileSystem, Path } from "@effect/platform"
+import { Clock, Context, Effect, Either, Layer, ParseResult, Ref, Schema, Stream } from "effect"
+import type { Intent } from "./AgentDecider.js"
+import { decide } from "./AgentDecider.js"
+import type { AgentState, Call } from "./AgentState.js"
+import * as AgentState_ from "./AgentState.js"
+import type { Envelope } from "./Envelope.js"
+import type { EventLogError } from "./EventLog.js"
+import { EventLog } from "./EventLog.js"
+import type { AnyEvent, SettingSource } from "./Events.js"
+import {
+  FileSnapshotted,
+  ModelFailed,
+  ModelResponded,
+  PermissionAnswered,
+  PermissionDecided,
+  SessionEnded,
+  SessionStarted,
+  ToolCallCompleted,
+  UserMessageReceived
+} from "./Events.js"
+import { Ids } from "./Ids.js"
+import type { JsonObject } from "./Json.js"
+import type { StopReason, UserBlock } from "./Messages.js"
+import { ModelClient } from "./ModelClient.js"
+import { PermissionPolicy } from "./PermissionPolicy.js"
+import { PermissionPrompt } from "./PermissionPrompt.js"
+import * as PermissionRule from "./PermissionRule.js"
+import { SnapshotStore } from "./SnapshotStore.js"
+import type { Tool as ToolType, ToolOutput } from "./Tool.js"
+import * as Tool from "./Tool.js"
+import { ToolRegistry } from "./ToolRegistry.js"
+
+export const DEFAULT_SYSTEM_PROMPT = [
+  "You are weft, a coding agent working in the user's project.",
+  "Use the tools to read, search, edit and run things; prefer small, verifiable steps.",
+  "When you are done, answer briefly with what you did."
+].join("\n")
+
+export interface StartOptions {
+  readonly sessionId?: string
+  readonly project: string
+  readonly cwd?: string
+  readonly model: string
+  readonly settings?: JsonObject
+  readonly sources?: ReadonlyArray<SettingSource>
+  readonly maxDepth?: number
+  readonly budgetTokens?: number | null
+  readonly maxTokens?: number
+}
+
+export interface TurnResult {
+  readonly turn: number
+  readonly stopReason: StopReason | null
+  /** The text of the last response. */
+  readonly text: string
+  /** Why the model failed, when it did. */
+  readonly error?: string
+}
+
+export interface Session {
+  readonly sessionId: string
+  /** Runs one user turn to its end. */
+  readonly send: (content: string | ReadonlyArray<UserBlock>) => Effect.Effect<TurnResult, EventLogError>
+  readonly state: Effect.Effect<AgentState>
+  /** Records the end of the session. */
+  readonly end: (reason: SessionEnded["reason"]) => Effect.Effect<void, EventLogError>
+}
+
+export interface Service {
+  readonly start: (options: StartOptions) => Effect.Effect<Session, EventLogError>
+  readonly resume: (sessionId: string) => Effect.Effect<Session, EventLogError>
+}
+
+export class AgentLoop extends Context.Tag("@weft/kernel/AgentLoop")<AgentLoop, Service>() {}
+
+export interface Options {
+  /** The static instructions every request starts with. */
+  readonly systemPrompt?: string
+}
+
+const textOf = (state: AgentState): string => {
+  for (let i = state.messages.length - 1; i >= 0; i--) {
+    const message = state.messages[i]!
+    if (message.role === "assistant") {
+      return message.content.flatMap((block) => (block.type === "text" ? [block.text] : [])).join("\n")
+    }
+  }
+  return ""
+}
+
+const formatParseError = (error: ParseResult.ParseError) =>
+  ParseResult.TreeFormatter.formatErrorSync(error).split("\n").map((l) => l.trim()).join(" ")
+
+/** The session's grants as rules; a grant that no longer parses grants nothing. */
+const sessionRules = (state: AgentState) =>
+  state.grants.flatMap((text) =>
+    Either.getRight(PermissionRule.parse(text)).pipe((o) => (o._tag === "Some" ? [o.value] : []))
+  )
+
+export const make = (options: Options = {}) =>
+  Effect.gen(function*() {
+    const log = yield* EventLog
+    const ids = yield* Ids
+    const model = yield* ModelClient
+    const registry = yield* ToolRegistry
+    const policy = yield* PermissionPolicy
+    const prompt = yield* PermissionPrompt
+    const snapshots = yield* SnapshotStore
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const systemPrompt = options.systemPrompt ?? DEFAULT_SYSTEM_PROMPT
+
+    const toolNamed = (name: string): ToolType | undefined => registry.tools.find((tool) => tool.name === name)
+
+    /** The sha256 of a file's current content, kept in the snapshot store; null when it does not exist. */
+    const keep = (file: string) =>
+      Effect.gen(function*() {
+        const exists = yield* fs.exists(file).pipe(Effect.orElseSucceed(() => false))
+        if (!exists) return null
+        const bytes = yield* fs.readFile(file).pipe(Effect.mapError((e) => e.message))
+        return yield* snapshots.put(bytes).pipe(Effect.mapError((e) => e.message))
+      })
+
+    const session = (sessionId: string, initialState: AgentState): Effect.Effect<Session> =>
+      Effect.gen(function*() {
+        const stateRef = yield* Ref.make(initialState)
+        const writing = yield* Effect.makeSemaphore(1)
+
+        /** Appends events for this agent and folds them in, one writer at a time so the fold follows the log. */
+        const record = (events: ReadonlyArray<AnyEvent>) =>
+          writing.withPermits(1)(Effect.gen(function*() {
+            const state = yield* Ref.get(stateRef)
+            const envelopes = yield* log.append(
+              sessionId,
+              events.map((event) => ({ event, agentId: state.agentId, parentId: state.lastEventId }))
+            )
+            yield* Ref.set(stateRef, envelopes.reduce(AgentState_.evolve, state))
+            return envelopes
+          }))
+
+        const requestModel = (decision: Intent & { _tag: "RequestModel" }) =>
+          Effect.gen(function*() {
+            yield* record([decision.decision])
+            const state = yield* Ref.get(stateRef)
+            const offered = state.config!.tools.flatMap((name) => {
+              const tool = toolNamed(name)
+              return tool === undefined ? [] : [Tool.definition(tool)]
+            })
+            const answer = yield* Effect.either(model.create({
+              model: decision.decision.model,
+              system: systemPrompt,
+              messages: state.messages,
+              tools: offered,
+              max_tokens: decision.decision.maxTokens
+            }))
+            const requestId = decision.decision.requestId
+            yield* record([
+              Either.match(answer, {
+                onLeft: (error) =>
+                  new ModelFailed({
+                    requestId,
+                    attempt: 1,
+                    error: {
+                      type: error.type,
+                      message: error.message,
+                      ...(error.status === undefined ? {} : { status: error.status })
+                    },
+                    retryable: error.retryable
+                  }),
+                onRight: (response) =>
+                  new ModelResponded({
+                    requestId,
+                    messageId: response.id,
+                    model: response.model,
+                    content: response.content,
+                    usage: response.usage,
+                    stopReason: response.stop_reason
+                  })
+              })
+            ])
+          })
+
+        /** A call that cannot run (no such tool, bad input) is answered with an error at once. */
+        const refuse = (call: Call, message: string) =>
+          record([
+            new ToolCallCompleted({
+              toolUseId: call.id,
+              tool: call.name,
+              content: message,
+              isError: true,
+              durationMs: 0
+            })
+          ])
+
+        const prepare = (call: Call) => {
+          const tool = toolNamed(call.name)
+          if (tool === undefined) {
+            return Either.left(
+              `No tool named "${call.name}". Available: ${registry.tools.map((t) => t.name).join(", ")}.`
+            )
+          }
+          return Schema.decodeUnknownEither(tool.input)(call.input).pipe(
+            Either.map((input) => ({ tool, input })),
+            Either.mapLeft((error) => `Invalid input for ${call.name}: ${formatParseError(error)}`)
+          )
+        }
+
+        const checkPermissions = (calls: ReadonlyArray<Call>) =>
+          Effect.forEach(calls, (call) =>
+            Effect.gen(function*() {
+              const prepared = prepare(call)
+              if (Either.isLeft(prepared)) return yield* refuse(call, prepared.left)
+              const { input, tool } = prepared.right
+              const state = yield* Ref.get(stateRef)
+              const request = tool.permission(input)
+              const decision = yield* policy.check(request, {
+                cwd: state.config!.cwd,
+                sessionRules: sessionRules(state)
+              })
+              yield* record([
+                new PermissionDecided({
+                  toolUseId: call.id,
+                  tool: request.tool,
+                  behavior: decision.behavior,
+                  rule: decision.rule,
+                  layer: decision.layer,
+                  reason: decision.reason,
+                  subject: decision.subject
+                })
+              ])
+            }), { discard: true })
+
+        const askUser = (calls: ReadonlyArray<Call>) =>
+          Effect.forEach(calls, (call) =>
+            Effect.gen(function*() {
+              const prepared = prepare(call)
+              if (Either.isLeft(prepared)) return yield* refuse(call, prepared.left)
+              const { input, tool } = prepared.right
+              const state = yield* Ref.get(stateRef)
+              const request = tool.permission(input)
+              const decision = yield* policy.check(request, {
+                cwd: state.config!.cwd,
+                sessionRules: sessionRules(state)
+              })
+              const answer = yield* prompt.ask({
+                agentId: state.agentId,
+                toolUseId: call.id,
+                tool: tool.name,
+                request,
+                decision
+              })
+              yield* record([
+                new PermissionAnswered({
+                  toolUseId: call.id,
+                  answer: answer.answer,
+                  ...(answer.message === undefined ? {} : { message: answer.message }),
+                  ...(answer.answer === "allow_session" ? { rules: decision.suggestions } : {})
+                })
+              ])
+            }), { discard: true })
+
+        const runOne = (call: Call) =>
+          Effect.gen(function*() {
+            const prepared = prepare(call)
+            if (Either.isLeft(prepared)) return yield* refuse(call, prepared.left)
+            const { input, tool } = prepared.right
+            const state = yield* Ref.get(stateRef)
+            const cwd = state.config!.cwd
+            const started = yield* Clock.currentTimeMillis
+            const snapshot = (file: string) =>
+              keep(file).pipe(
+                Effect.mapError((reason) =>
+                  new Tool.ToolError({ tool: tool.name, message: `could not snapshot ${file}: ${reason}` })
+                ),
+                Effect.flatMap((before) => record([new FileSnapshotted({ toolUseId: call.id, path: file, before })])),
+                Effect.mapError((
+                  e
+                ) => (e instanceof Tool.ToolError ? e : new Tool.ToolError({ tool: tool.name, message: e.message }))),
+                Effect.asVoid
+              )
+            const outcome: Either.Either<ToolOutput, Tool.ToolError> = yield* Effect.either(
+              tool.execute(input, { cwd, toolUseId: call.id, agentId: state.agentId, snapshot })
+            )
+            const durationMs = Math.max(0, (yield* Clock.currentTimeMillis) - started)
+            if (Either.isLeft(outcome)) {
+              return yield* record([
+                new ToolCallCompleted({
+                  toolUseId: call.id,
+                  tool: tool.name,
+                  content: outcome.left.message,
+                  isError: true,
+                  durationMs
+                })
+              ])
+            }
+            const files = yield* Effect.forEach(outcome.right.filesModified ?? [], (file) =>
+              keep(path.resolve(cwd, file)).pipe(
+                Effect.orElseSucceed(() => null),
+                Effect.map((after) => ({ path: path.resolve(cwd, file), after }))
+              ))
+            yield* record([
+              new ToolCallCompleted({
+                toolUseId: call.id,
+                tool: tool.name,
+                content: outcome.right.content,
+                isError: false,
+                durationMs,
+                ...(files.length > 0 ? { files } : {})
+              })
+            ])
+          })
+
+        const runTools = (calls: ReadonlyArray<Call>) =>
+          Effect.gen(function*() {
+            // Consecutive read-only calls form one concurrent group; a mutating call is a group of its own.
+            const groups: Array<Array<Call>> = []
+            for (const call of calls) {
+              const readOnly = toolNamed(call.name)?.readOnly ?? true
+              const last = groups[groups.length - 1]
+              if (readOnly && last !== undefined && last.every((c) => toolNamed(c.name)?.readOnly ?? true)) {
+                last.push(call)
+              } else groups.push([call])
+            }
+            for (const group of groups) {
+              yield* Effect.forEach(group, runOne, { concurrency: "unbounded", discard: true })
+            }
+          })
+
+        const perform = (intent: Intent) => {
+          switch (intent._tag) {
+            case "RequestModel":
+              return requestModel(intent)
+            case "CheckPermissions":
+              return checkPermissions(intent.calls)
+            case "AskUser":
+              return askUser(intent.calls)
+            case "RunTools":
+              return runTools(intent.calls)
+            case "CompleteTurn":
+              return record([intent.decision])
+          }
+        }
+
+        const drive: Effect.Effect<void, EventLogError> = Effect.gen(function*() {
+          for (;;) {
+            const intents = decide(yield* Ref.get(stateRef))
+            if (intents.length === 0) {
+              return
+            }
+            for (const intent of intents) {
+              yield* perform(intent)
+            }
+          }
+        })
+
+        const send = (content: string | ReadonlyArray<UserBlock>) =>
+          Effect.gen(function*() {
+            const blocks: ReadonlyArray<UserBlock> = typeof content === "string"
+              ? [{ type: "text", text: content }]
+              : content
+            yield* record([new UserMessageReceived({ content: blocks })])
+            yield* drive
+            const state = yield* Ref.get(stateRef)
+            const failed = state.lastResponse?.failed === true
+            return {
+              turn: state.turn,
+              stopReason: state.lastResponse?.stopReason ?? null,
+              text: textOf(state),
+              ...(failed ? { error: state.lastResponse?.error ?? "the model request failed" } : {})
+            } satisfies TurnResult
+          }).pipe(
+            Effect.onInterrupt(() =>
+              record([new SessionEnded({ reason: "interrupted" })]).pipe(Effect.ignore)
+            )
+          )
+
+        return {
+          sessionId,
+          send,
+          state: Ref.get(stateRef),
+          end: (reason) => record([new SessionEnded({ reason })]).pipe(Effect.asVoid)
+        } satisfies Session
+      })
+
+    const start = (startOptions: StartOptions) =>
+      Effect.gen(function*() {
+        const sessionId = startOptions.sessionId ?? (yield* ids.next)
+        const started = new SessionStarted({
+          project: startOptions.project,
+          cwd: startOptions.cwd ?? startOptions.project,
+          model: startOptions.model,
+          settings: startOptions.settings ?? {},
+          sources: startOptions.sources ?? [],
+          maxDepth: startOptions.maxDepth ?? 3,
+          budgetTokens: startOptions.budgetTokens ?? null,
+          tools: registry.tools.map((tool) => tool.name),
+          // The policy's own rules and mode, so a replay decides by exactly what the live run did.
+          rules: policy.settings.rules.map((entry) => ({
+            behavior: entry.behavior,
+            rule: entry.rule.text,
+            layer: entry.layer
+          })),
+          mode: policy.settings.mode,
+          home: policy.home,
+          ...(startOptions.maxTokens === undefined ? {} : { maxTokens: startOptions.maxTokens })
+        })
+        const envelopes = yield* log.append(sessionId, [started])
+        return yield* session(sessionId, envelopes.reduce(AgentState_.evolve, AgentState_.initial("main")))
+      })
+
+    const resume = (sessionId: string) =>
+      Effect.gen(function*() {
+        const state = yield* log.read(sessionId).pipe(
+          Stream.runFold(
+            AgentState_.initial("main"),
+            (s: AgentState, e: Envelope) => (e.agentId === "main" ? AgentState_.evolve(s, e) : s)
+          )
+        )
+        return yield* session(sessionId, state)
+      })
+
+    return AgentLoop.of({ start, resume })
+  })
+
+export const layer = (options: Options = {}) => Layer.effect(AgentLoop, make(options))
