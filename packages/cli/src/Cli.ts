@@ -6,7 +6,10 @@ import { Command, ValidationError } from "@effect/cli"
 import { Cause, Console, Effect, Option } from "effect"
 import packageJson from "../package.json" with { type: "json" }
 import { demo } from "./DemoCommand.js"
+import { diff } from "./DiffCommand.js"
 import { doctor } from "./DoctorCommand.js"
+import { replay } from "./ReplayCommand.js"
+import { rewind } from "./RewindCommand.js"
 import { root } from "./RootCommand.js"
 import { sessions } from "./SessionsCommand.js"
 
@@ -14,7 +17,7 @@ export const version: string = packageJson.version
 
 export const command = root.pipe(
   Command.withDescription("weft: an event-sourced agent kernel. Every step an agent takes is an event in a log."),
-  Command.withSubcommands([sessions, doctor, demo])
+  Command.withSubcommands([sessions, replay, rewind, diff, doctor, demo])
 )
 
 /** Runs the CLI on `process.argv`-shaped arguments (runtime and script first). */

@@ -1,131 +1,115 @@
 /**
- * `weft demo`: records a small, realistic session — a user asks what a file says, the model
- * reads it (permission allowed), then answers — in a new temporary project, through the real
- * event log, and prints it. No model is called: the model's side is written out here.
+ * `weft demo`: a real agent run on a scripted model in a new temporary project — no API key.
+ *
+ * The agent reads a file, fixes a typo in it (the file is snapshotted first, so the change
+ * can be rewound), runs an allowed `cat`, and is refused an `rm` by a deny rule. Then the
+ * session is replayed with `--verify` and printed. Everything goes through the real kernel:
+ * the decider, the tools, the permission policy, the JSONL log and the blob store.
  */
 import { Command } from "@effect/cli"
 import { FileSystem, Path } from "@effect/platform"
-import { draft } from "@weft/kernel/Envelope"
-import type { Envelope } from "@weft/kernel/Envelope"
+import { AgentLoop, layer as agentLoopLayer } from "@weft/kernel/AgentLoop"
 import { EventLog } from "@weft/kernel/EventLog"
-import type { AnyEvent } from "@weft/kernel/Events"
-import {
-  ModelRequested,
-  ModelResponded,
-  PermissionDecided,
-  SessionEnded,
-  SessionStarted,
-  ToolCallCompleted,
-  TurnCompleted,
-  UserMessageReceived
-} from "@weft/kernel/Events"
-import { Ids } from "@weft/kernel/Ids"
-import { Chunk, Clock, Effect, Stream } from "effect"
+import * as ModelClient from "@weft/kernel/ModelClient"
+import * as PermissionPolicy from "@weft/kernel/PermissionPolicy"
+import * as PermissionPrompt from "@weft/kernel/PermissionPrompt"
+import { evaluator } from "@weft/kernel/PermissionReplay"
+import * as Replay from "@weft/kernel/Replay"
+import * as Settings from "@weft/kernel/Settings"
+import * as ToolRegistry from "@weft/kernel/ToolRegistry"
+import { Chunk, Effect, Either, Layer, Stream } from "effect"
+import * as os from "node:os"
 import * as EventSummary from "./EventSummary.js"
 import * as Output from "./Output.js"
 import * as SessionLookup from "./SessionLookup.js"
 
-const MODEL = "claude-sonnet-4-5"
-const FILE = "hello.txt"
-const CONTENT = "Hello from weft!\nEvery step of this session is an event in an append-only log.\n"
+export const MODEL = "claude-sonnet-4-5"
+export const FILE = "hello.txt"
+export const CONTENT = "Hello, wrold!\nEvery step of this session is an event in an append-only log.\n"
+export const PROMPT = `${FILE} has a typo: fix it, show me the file, and clean up the build folder.`
 
-/** Quotes a path for a POSIX shell when it needs it. */
+/** What the scripted model answers, request by request. */
+export const script: ReadonlyArray<ModelClient.ScriptStep> = [
+  {
+    content: [
+      { type: "text", text: `Let me look at ${FILE}.` },
+      { type: "tool_use", id: "toolu_demo_read", name: "read", input: { path: FILE } }
+    ]
+  },
+  {
+    content: [
+      { type: "text", text: `"wrold" should be "world".` },
+      {
+        type: "tool_use",
+        id: "toolu_demo_edit",
+        name: "edit",
+        input: { path: FILE, old_string: "Hello, wrold!", new_string: "Hello, world!" }
+      }
+    ]
+  },
+  {
+    content: [
+      { type: "tool_use", id: "toolu_demo_cat", name: "bash", input: { command: `cat ${FILE}` } },
+      { type: "tool_use", id: "toolu_demo_rm", name: "bash", input: { command: "rm -rf build" } }
+    ]
+  },
+  {
+    content: [{
+      type: "text",
+      text: `Fixed the typo: ${FILE} now starts with "Hello, world!". I could not remove build/: ` +
+        "this project's settings deny `rm`."
+    }]
+  }
+]
+
+/** The demo's permission settings, as `--allowed-tools` / `--disallowed-tools` flags would give them. */
+export const settings = Settings.merge([
+  Either.getOrThrow(Settings.decodeLayer("flags", null, {
+    permissions: { defaultMode: "acceptEdits", allow: ["Bash(cat:*)"], deny: ["Bash(rm:*)"] }
+  }))
+])
+
+/** Shell-quotes a path when it needs it. */
 export const shellQuote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)
 
-/** Writes the demo session; returns its id and project. */
+/** Runs the demo session; returns its id, its project and what replay --verify said. */
 export const record = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const log = yield* EventLog
-  const ids = yield* Ids
-
-  // A project that outlives the command, so the user can look at it afterwards.
   const project = yield* fs.realPath(yield* fs.makeTempDirectory({ prefix: "weft-demo-" }))
   yield* fs.writeFileString(path.join(project, FILE), CONTENT)
+  yield* fs.makeDirectory(path.join(project, "build"))
+  yield* fs.writeFileString(path.join(project, "build", "out.txt"), "built\n")
 
-  const sessionId = yield* ids.next
-  /** Appends one event answering `parent`; returns its envelope. */
-  const append = (event: AnyEvent, parent: Envelope | null) =>
-    log.append(sessionId, [draft(event, { parentId: parent?.id ?? null })]).pipe(Effect.map((stored) => stored[0]!))
-
-  const started = yield* append(
-    new SessionStarted({
+  const sessionId = yield* Effect.gen(function*() {
+    const loop = yield* AgentLoop
+    const session = yield* loop.start({
       project,
-      cwd: project,
       model: MODEL,
-      settings: { permissions: { allow: ["Read"] } },
-      sources: [{ layer: "flags", path: null }],
-      maxDepth: 3,
-      budgetTokens: null
-    }),
-    null
+      settings: settings.settings,
+      sources: settings.sources
+    })
+    yield* session.send(PROMPT)
+    yield* session.end("completed")
+    return session.sessionId
+  }).pipe(
+    Effect.provide(
+      agentLoopLayer().pipe(Layer.provide(Layer.mergeAll(
+        ModelClient.layerScripted(script),
+        ToolRegistry.layerBuiltins,
+        PermissionPolicy.layer(settings, { home: os.homedir() }),
+        PermissionPrompt.layerDeny
+      )))
+    )
   )
-  const asked = yield* append(
-    new UserMessageReceived({ content: [{ type: "text", text: `What does ${FILE} say?` }] }),
-    started
-  )
-  const tools = ["read"]
-  const firstRequest = yield* ids.next
-  const requested = yield* append(
-    new ModelRequested({ requestId: firstRequest, model: MODEL, maxTokens: 4096, tools, messageCount: 1 }),
-    asked
-  )
-  const toolUseId = `toolu_${(yield* ids.next).replace(/-/g, "").slice(0, 24)}`
-  const toolCall = yield* append(
-    new ModelResponded({
-      requestId: firstRequest,
-      model: MODEL,
-      content: [
-        { type: "text", text: `I'll read ${FILE}.` },
-        { type: "tool_use", id: toolUseId, name: "read", input: { path: FILE } }
-      ],
-      usage: { input_tokens: 412, output_tokens: 61, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
-      stopReason: "tool_use"
-    }),
-    requested
-  )
-  const allowed = yield* append(
-    new PermissionDecided({
-      toolUseId,
-      tool: "read",
-      behavior: "allow",
-      rule: "Read",
-      layer: "flags",
-      reason: "allowed by the rule Read"
-    }),
-    toolCall
-  )
-  const startedAt = yield* Clock.currentTimeMillis
-  const content = yield* fs.readFileString(path.join(project, FILE))
-  const durationMs = Math.max(0, Number((yield* Clock.currentTimeMillis) - startedAt))
-  const result = yield* append(
-    new ToolCallCompleted({ toolUseId, tool: "read", content, isError: false, durationMs }),
-    allowed
-  )
-  const secondRequest = yield* ids.next
-  const requestedAgain = yield* append(
-    new ModelRequested({ requestId: secondRequest, model: MODEL, maxTokens: 4096, tools, messageCount: 3 }),
-    result
-  )
-  const firstLine = content.split("\n")[0] ?? ""
-  const answered = yield* append(
-    new ModelResponded({
-      requestId: secondRequest,
-      model: MODEL,
-      content: [{ type: "text", text: `${FILE} says: "${firstLine}"` }],
-      usage: { input_tokens: 503, output_tokens: 18, cache_creation_input_tokens: 0, cache_read_input_tokens: 412 },
-      stopReason: "end_turn"
-    }),
-    requestedAgain
-  )
-  const turn = yield* append(new TurnCompleted({ turn: 1, stopReason: "end_turn" }), answered)
-  yield* append(new SessionEnded({ reason: "completed" }), turn)
-  return { sessionId, project }
+  const tools = yield* ToolRegistry.builtins
+  const verified = yield* Replay.verifySession(sessionId, { evaluatePermission: evaluator(tools) })
+  return { sessionId, project, verified }
 })
 
 export const demo = Command.make("demo", {}, () =>
   Effect.gen(function*() {
-    const { project, sessionId } = yield* record
+    const { project, sessionId, verified } = yield* record
     const log = yield* EventLog
     yield* Output.line(`Recorded a demo session in ${project} (it holds ${FILE}):`)
     yield* Output.line("")
@@ -135,11 +119,16 @@ export const demo = Command.make("demo", {}, () =>
     const prefix = SessionLookup.shortestPrefix(sessionId, yield* log.sessions())
     yield* Output.lines([
       "",
+      `replay --verify: ${verified.events} events, ${verified.decisions} decisions — every decision replays exactly`,
+      "",
       `  weft sessions show ${prefix}`,
+      `  weft replay ${prefix} --verify`,
+      `  weft diff ${prefix}`,
+      `  weft rewind ${prefix}`,
       `  weft --cwd ${shellQuote(project)} sessions list`
     ])
   })).pipe(
     Command.withDescription(
-      "Record a small example session in a new temporary project and print it (no API key needed)."
+      "Run a small agent session on a scripted model in a new temporary project, verify its replay and print it (no API key needed)."
     )
   )

@@ -12,6 +12,7 @@ import { FileSystem, Path } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Ids from "@weft/kernel/Ids"
+import * as BlobSnapshotStore from "@weft/store/BlobSnapshotStore"
 import { layerJsonl } from "@weft/store/JsonlEventLog"
 import { Cause, Config, Console, Effect, Exit, Layer, Logger, Option } from "effect"
 import * as os from "node:os"
@@ -37,7 +38,12 @@ const invocation = Effect.gen(function*() {
 const layer = Layer.unwrapEffect(
   Effect.map(
     invocation,
-    (invocation) => Layer.mergeAll(Invocation.layer(invocation), layerJsonl({ home: invocation.home }))
+    (invocation) =>
+      Layer.mergeAll(
+        Invocation.layer(invocation),
+        layerJsonl({ home: invocation.home }),
+        BlobSnapshotStore.layer({ home: invocation.home })
+      )
   )
 ).pipe(Layer.provideMerge(Ids.layer), Layer.provideMerge(NodeContext.layer))
 

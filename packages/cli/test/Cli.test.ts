@@ -149,12 +149,22 @@ const TAGS = [
   "ToolCallCompleted",
   "ModelRequested",
   "ModelResponded",
+  "PermissionDecided",
+  "FileSnapshotted",
+  "ToolCallCompleted",
+  "ModelRequested",
+  "ModelResponded",
+  "PermissionDecided",
+  "PermissionDecided",
+  "ToolCallCompleted",
+  "ModelRequested",
+  "ModelResponded",
   "TurnCompleted",
   "SessionEnded"
 ]
 
 layer(Layer.merge(demoHome, NodeContext.layer), { excludeTestServices: true })("demo and sessions", (it) => {
-  it.effect("demo records a session in a new project holding hello.txt, prints it and says how to see it again", () =>
+  it.effect("demo runs the agent on a scripted model: it reads, edits, runs bash, is denied an rm, and the replay verifies", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const { first } = yield* DemoHome
@@ -166,8 +176,16 @@ layer(Layer.merge(demoHome, NodeContext.layer), { excludeTestServices: true })("
       assert.deepStrictEqual(events.map((l) => l.split(/\s+/)[5]), TAGS)
       assert.include(events[3], `tool_use read {"path":"hello.txt"}`)
       assert.include(events[5], `read ok`)
-      assert.include(events[5], content.split("\n")[0]!)
-      assert.include(events[7], content.split("\n")[0]!)
+      assert.include(events[5], "Hello, wrold!")
+      assert.include(events[7], `tool_use edit`)
+      assert.include(events[9], `${first.project}/hello.txt`)
+      assert.include(events[13], "allow Bash · rule Bash(cat:*) · layer flags")
+      assert.include(events[14], "deny Bash · rule Bash(rm:*) · layer flags")
+      assert.include(events[15], "Hello, world!")
+      // The edit really happened, the rm did not.
+      assert.strictEqual(content.split("\n")[0], "Hello, world!")
+      assert.isTrue(yield* fs.exists(`${first.project}/build/out.txt`))
+      assert.include(first.run.stdout, "replay --verify: 20 events, 9 decisions — every decision replays exactly")
       const show = lines.find((l) => l.trim().startsWith("weft sessions show "))!.trim().split(" ")[3]!
       assert.isTrue(first.sessionId.startsWith(show), `${show} is a prefix of ${first.sessionId}`)
       assert.include(first.run.stdout, `weft --cwd ${first.project} sessions list`)
@@ -193,8 +211,8 @@ layer(Layer.merge(demoHome, NodeContext.layer), { excludeTestServices: true })("
       assert.strictEqual(byCwd.code, 0, byCwd.stderr)
       const row = byCwd.stdout.split("\n").find((l) => l.startsWith(first.sessionId))
       assert.isDefined(row, byCwd.stdout)
-      assert.match(row!, / 10 {2}/)
-      assert.include(row!, "What does hello.txt say?")
+      assert.match(row!, / 20 {2}/)
+      assert.include(row!, "hello.txt has a typo")
       assert.notInclude(byCwd.stdout, second.sessionId)
       assert.include(byProject.stdout, second.sessionId)
       assert.notInclude(byProject.stdout, first.sessionId)
@@ -216,8 +234,11 @@ layer(Layer.merge(demoHome, NodeContext.layer), { excludeTestServices: true })("
       ])
       const rows = JSON.parse(relative.stdout)
       assert.deepStrictEqual(rows.map((r: { sessionId: string }) => r.sessionId), [second.sessionId])
-      assert.strictEqual(rows[0].events, 10)
-      assert.strictEqual(rows[0].firstMessage, "What does hello.txt say?")
+      assert.strictEqual(rows[0].events, 20)
+      assert.strictEqual(
+        rows[0].firstMessage,
+        "hello.txt has a typo: fix it, show me the file, and clean up the build folder."
+      )
       assert.strictEqual(rows[0].project, second.project)
     }))
 
@@ -229,8 +250,12 @@ layer(Layer.merge(demoHome, NodeContext.layer), { excludeTestServices: true })("
       assert.strictEqual(run.code, 0, run.stderr)
       const lines = run.stdout.trimEnd().split("\n")
       assert.deepStrictEqual(lines.map((l) => l.trim().split(/\s+/).slice(0, 1)[0]), TAGS.map((_, i) => `${i + 1}`))
-      assert.match(lines[1]!, /^\s+2 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}main {4}UserMessageReceived {2}What does/)
-      assert.include(lines[4], "allow read · rule Read · layer flags")
+      assert.match(
+        lines[1]!,
+        /^\s+2 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}main {4}UserMessageReceived {2}hello\.txt has a typo/
+      )
+      assert.include(lines[4], "allow Read · rule (none) · layer acceptEdits")
+      assert.include(lines[14], "deny Bash · rule Bash(rm:*) · layer flags")
     }))
 
   it.effect("sessions show --json prints the stored envelopes: a JSON array that decodes and re-encodes to the log's lines", () =>
@@ -340,5 +365,45 @@ describe("weft doctor", () => {
         assert.strictEqual(yield* fs.readFileString(file("live")), liveBefore)
         assert.strictEqual(yield* fs.readFileString(file("bad")), badBefore)
       }).pipe(Effect.scoped, Effect.provide(NodeContext.layer))
+  )
+})
+
+describe("weft replay", () => {
+  it.effect(
+    "--verify passes on a recorded run; a changed decision is one line naming its seq, exit 1; --json says the same",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const home = yield* tempDir("weft-replay-")
+        const demo = yield* weft(["demo"], { home })
+        const project = /Recorded a demo session in (.+) \(it holds hello\.txt\)/.exec(demo.stdout)![1]!
+        const folder = `${home}/projects/${project.replace(/[^a-zA-Z0-9]/g, "-")}`
+        const file = (yield* fs.readDirectory(folder)).find((f) => f.endsWith(".jsonl"))!
+        const sessionId = file.slice(0, -6)
+
+        const ok = yield* weft(["replay", sessionId.slice(0, 8), "--verify"], { home })
+        assert.strictEqual(ok.code, 0, ok.stderr)
+        assert.include(ok.stdout, `verified ${sessionId}: 20 events, 9 decisions`)
+
+        const folded = yield* weft(["replay", sessionId, "--until", "11"], { home })
+        assert.include(folded.stdout, `at seq 11`)
+        assert.include(folded.stdout, `transcript (5 messages):`)
+
+        // A decision the kernel would not make: the third request asks for other max_tokens.
+        const lines = (yield* fs.readFileString(`${folder}/${file}`)).split("\n")
+        lines[11] = lines[11]!.replace(`"maxTokens":8192`, `"maxTokens":100`)
+        yield* fs.writeFileString(`${folder}/${file}`, lines.join("\n"))
+        const diverged = yield* weft(["replay", sessionId, "--verify"], { home })
+        assertOneLineError(diverged, "diverged at seq 12 (agent main)")
+        const json = yield* weft(["replay", sessionId, "--verify", "--json"], { home })
+        assert.strictEqual(json.code, 1)
+        const report = JSON.parse(json.stdout.trim())
+        assert.strictEqual(report.verified, false)
+        assert.strictEqual(report.seq, 12)
+        assert.include(report.expected, `"maxTokens":100`)
+        assert.include(report.actual, `"maxTokens":8192`)
+        yield* fs.remove(project, { recursive: true })
+      }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)),
+    60_000
   )
 })

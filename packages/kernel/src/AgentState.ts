@@ -251,9 +251,9 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
   }
 }
 
-/** The state after every event of `agentId` in `envelopes`. */
-export const fold = (envelopes: Iterable<Envelope>, agentId = "main"): AgentState => {
-  let state = initial(agentId)
+/** The state after every event of `agentId` in `envelopes` (folded onto `from`, by default the initial state). */
+export const fold = (envelopes: Iterable<Envelope>, agentId = "main", from?: AgentState): AgentState => {
+  let state = from ?? initial(agentId)
   for (const envelope of envelopes) if (envelope.agentId === agentId) state = evolve(state, envelope)
   return state
 }

@@ -1,0 +1,12 @@
+/**
+ * The testing kit: test your own tools, policies and projections the way the kernel is
+ * tested — a whole agent on fake layers (`Harness`), scripted and fake models
+ * (`ModelClient.layerScripted` / `layerFake`), in-memory logs and snapshot stores,
+ * deterministic ids (`Ids.layerTest`), arbitraries for events and model scripts, the
+ * decider's given/when/then, and the contract every EventLog adapter passes.
+ */
+export * as Arbitraries from "./testing/Arbitraries.js"
+export * as Decider from "./testing/Decider.js"
+export * as EventLogContract from "./testing/EventLogContract.js"
+export * as Harness from "./testing/Harness.js"
+export * as ModelScripts from "./testing/ModelScripts.js"
