@@ -304,11 +304,13 @@ export const make = (options: Options = {}) =>
                 })
               ])
             }
+            // What each changed file holds now; a file that cannot be read is left out (unknown), never
+            // recorded as removed — a rewind treats an unknown as something to confirm with --force.
             const files = yield* Effect.forEach(outcome.right.filesModified ?? [], (file) =>
               keep(path.resolve(cwd, file)).pipe(
-                Effect.orElseSucceed(() => null),
-                Effect.map((after) => ({ path: path.resolve(cwd, file), after }))
-              ))
+                Effect.map((after) => [{ path: path.resolve(cwd, file), after }]),
+                Effect.orElseSucceed(() => [])
+              )).pipe(Effect.map((kept) => kept.flat()))
             yield* record([
               new ToolCallCompleted({
                 toolUseId: call.id,

@@ -280,6 +280,38 @@ describe("AgentLoop", () => {
       assert.strictEqual(yield* fs.readFileString(`${dir}/a.txt`), "two\n")
     }).pipe(Effect.provide(NodeContext.layer)))
 
+  it.scoped("a changed file weft cannot read back is left out of the result, never recorded as removed", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* project
+      const mkdir = Tool.make({
+        name: "mkdir",
+        description: "makes a directory and says it changed it",
+        input: Schema.Struct({}),
+        readOnly: false,
+        permission: () => ({ _tag: "Other", tool: "Probe", specifier: "", readOnly: true }),
+        execute: () =>
+          fs.makeDirectory(`${dir}/made`).pipe(
+            Effect.orDie,
+            Effect.as({ content: "made", filesModified: [`${dir}/made`, `${dir}/gone`] })
+          )
+      })
+      yield* run(
+        Effect.gen(function*() {
+          const session = yield* (yield* AgentLoop).start({ project: dir, model: "m" })
+          yield* session.send("make it")
+          const [completed] = ofTag(yield* readLog(session.sessionId), "ToolCallCompleted")
+          // The directory cannot be read as a file: unknown, so absent; the missing file really is gone: null.
+          assert.deepStrictEqual(completed!.files, [{ path: `${dir}/gone`, after: null }])
+        }),
+        {
+          tools: Effect.succeed([mkdir]),
+          settings: { ...Settings.empty, rules: Settings.rules("allow", "project", ["Probe"]) },
+          model: ModelClient.layerScripted([call("m1", "mkdir", {}), text("made")])
+        }
+      )
+    }).pipe(Effect.provide(NodeContext.layer)))
+
   it.scoped("a failed model request ends the turn with the error; the script running out says so", () =>
     Effect.gen(function*() {
       const dir = yield* project
