@@ -7,7 +7,7 @@
  * in the interpreter.
  */
 import type { AgentState, Call } from "./AgentState.js"
-import { isResolved, transcript } from "./AgentState.js"
+import { isResolved, messageCount } from "./AgentState.js"
 import { ModelRequested, TurnCompleted } from "./Events.js"
 
 export type Intent =
@@ -36,7 +36,7 @@ export const decide = (state: AgentState): ReadonlyArray<Intent> => {
         model: config.model,
         maxTokens: config.maxTokens,
         tools: config.tools,
-        messageCount: transcript(state).length,
+        messageCount: messageCount(state),
         digest: state.digest
       })
     }]

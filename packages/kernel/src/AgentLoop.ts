@@ -89,16 +89,6 @@ export interface Options {
   readonly systemPrompt?: string
 }
 
-const textOf = (state: AgentState): string => {
-  for (let i = state.messages.length - 1; i >= 0; i--) {
-    const message = state.messages[i]!
-    if (message.role === "assistant") {
-      return message.content.flatMap((block) => (block.type === "text" ? [block.text] : [])).join("\n")
-    }
-  }
-  return ""
-}
-
 const formatParseError = (error: ParseResult.ParseError) =>
   ParseResult.TreeFormatter.formatErrorSync(error).split("\n").map((l) => l.trim()).join(" ")
 
@@ -160,7 +150,7 @@ export const make = (options: Options = {}) =>
             const answer = yield* Effect.either(model.create({
               model: decision.decision.model,
               system: systemPrompt,
-              messages: state.messages,
+              messages: AgentState_.transcript(state),
               tools: offered,
               max_tokens: decision.decision.maxTokens
             }))
@@ -378,7 +368,7 @@ export const make = (options: Options = {}) =>
             return {
               turn: state.turn,
               stopReason: state.lastResponse?.stopReason ?? null,
-              text: textOf(state),
+              text: AgentState_.lastText(state),
               ...(failed ? { error: state.lastResponse?.error ?? "the model request failed" } : {})
             } satisfies TurnResult
           }).pipe(

@@ -60,7 +60,8 @@ export interface AgentState {
   /** Model requests so far (request ids count them). */
   readonly requests: number
   readonly pendingRequestId: string | null
-  readonly messages: ReadonlyArray<MessageParam>
+  /** The transcript so far, newest message first (see `History`); `transcript(state)` gives it as an array. */
+  readonly history: History | null
   /** The tool calls of the latest response, until their results join the transcript. */
   readonly calls: ReadonlyArray<Call>
   /** How the latest model request ended: its stop reason, or `failed`. */
@@ -83,7 +84,7 @@ export const initial = (agentId: string): AgentState => ({
   turn: 0,
   requests: 0,
   pendingRequestId: null,
-  messages: [],
+  history: null,
   calls: [],
   lastResponse: null,
   grants: [],
@@ -114,20 +115,52 @@ const resultBlock = (call: Call): ToolResultBlock => {
   }
 }
 
-/** The messages a request would carry now: the transcript plus the results of the current calls. */
-export const transcript = (state: AgentState): ReadonlyArray<MessageParam> =>
-  state.calls.length === 0 ? state.messages : appendUser(state.messages, state.calls.map(resultBlock))
+/**
+ * The transcript as a persistent list, newest message first: adding a message shares every
+ * earlier one, so folding a long session stays linear and every prefix's state stays intact.
+ */
+export interface History {
+  readonly message: MessageParam
+  readonly previous: History | null
+  readonly length: number
+}
 
-const appendUser = (
-  messages: ReadonlyArray<MessageParam>,
-  content: UserMessageParam["content"]
-): ReadonlyArray<MessageParam> => {
-  const last = messages[messages.length - 1]
+const push = (history: History | null, message: MessageParam): History => ({
+  message,
+  previous: history,
+  length: (history?.length ?? 0) + 1
+})
+
+const appendUser = (history: History | null, content: UserMessageParam["content"]): History => {
   // Roles must alternate: content for the user after tool results joins their message.
-  if (last !== undefined && last.role === "user") {
-    return [...messages.slice(0, -1), { role: "user", content: [...last.content, ...content] }]
+  if (history !== null && history.message.role === "user") {
+    return { ...history, message: { role: "user", content: [...history.message.content, ...content] } }
   }
-  return [...messages, { role: "user", content }]
+  return push(history, { role: "user", content })
+}
+
+/** The history with the results of the current calls, as the next request would carry it. */
+const flushed = (state: AgentState): History | null =>
+  state.calls.length === 0 ? state.history : appendUser(state.history, state.calls.map(resultBlock))
+
+/** How many messages the next request would carry. */
+export const messageCount = (state: AgentState): number => flushed(state)?.length ?? 0
+
+/** The messages a request would carry now, oldest first: the transcript plus the results of the current calls. */
+export const transcript = (state: AgentState): ReadonlyArray<MessageParam> => {
+  const out: Array<MessageParam> = []
+  for (let node = flushed(state); node !== null; node = node.previous) out.push(node.message)
+  return out.reverse()
+}
+
+/** The text of the latest response, if any. */
+export const lastText = (state: AgentState): string => {
+  for (let node = state.history; node !== null; node = node.previous) {
+    if (node.message.role === "assistant") {
+      return node.message.content.flatMap((block) => (block.type === "text" ? [block.text] : [])).join("\n")
+    }
+  }
+  return ""
 }
 
 const addUsage = (a: Usage, b: Usage): Usage => ({
@@ -172,10 +205,9 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
       }
     case "UserMessageReceived": {
       // Calls left unanswered by an interruption are answered as interrupted, so the transcript stays valid.
-      const flushed = state.calls.length === 0 ? state.messages : transcript(state)
       return {
         ...base,
-        messages: appendUser(flushed, event.content),
+        history: appendUser(flushed(state), event.content),
         calls: [],
         turn: state.turn + 1,
         status: "working",
@@ -186,7 +218,7 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
     case "ModelRequested":
       return {
         ...base,
-        messages: transcript(state),
+        history: flushed(state),
         calls: [],
         requests: state.requests + 1,
         pendingRequestId: event.requestId,
@@ -202,7 +234,7 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
       }
       return {
         ...base,
-        messages: [...state.messages, { role: "assistant", content: event.content }],
+        history: push(state.history, { role: "assistant", content: event.content }),
         calls,
         pendingRequestId: null,
         status: "working",

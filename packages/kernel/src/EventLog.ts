@@ -5,7 +5,7 @@
  * the project it belongs to — is acknowledged. `append` resolves only when its events are
  * stored (durably, for a durable adapter) and returns their envelopes; `read` streams them.
  */
-import { Clock, Context, Effect, Layer, Ref, Schema, Stream } from "effect"
+import { Clock, Context, Effect, Layer, Schema, Stream } from "effect"
 import type { Draft, Envelope } from "./Envelope.js"
 import { toDraft } from "./Envelope.js"
 import type { AnyEvent } from "./Events.js"
@@ -156,46 +156,43 @@ export const stamp = (
 
 interface MemorySession {
   readonly project: string
-  readonly envelopes: ReadonlyArray<Envelope>
+  /** Appended to in place (under the lock): an append costs what it adds, not the session's size. */
+  readonly envelopes: Array<Envelope>
 }
 
 export const makeMemory: Effect.Effect<Service, never, Ids> = Effect.gen(function*() {
   const ids = yield* Ids
-  const store = yield* Ref.make(new Map<string, MemorySession>())
+  const store = new Map<string, MemorySession>()
   const lock = yield* Effect.makeSemaphore(1)
 
   const append = (sessionId: string, events: ReadonlyArray<AnyEvent | Draft>) =>
     lock.withPermits(1)(Effect.gen(function*() {
       const drafts = events.map(toDraft)
       if (drafts.length === 0) return []
-      const sessions = yield* Ref.get(store)
-      const existing = sessions.get(sessionId)
+      const existing = store.get(sessionId)
       const project = yield* validate(sessionId, drafts, existing !== undefined)
       const envelopes = yield* stamp(ids, sessionId, (existing?.envelopes.length ?? 0) + 1, drafts)
-      const next = new Map(sessions)
-      next.set(sessionId, {
-        project: existing?.project ?? project!,
-        envelopes: [...(existing?.envelopes ?? []), ...envelopes]
-      })
-      yield* Ref.set(store, next)
+      if (existing === undefined) store.set(sessionId, { project: project!, envelopes: [...envelopes] })
+      else existing.envelopes.push(...envelopes)
       return envelopes
     }))
 
   const read = (sessionId: string, options?: ReadOptions) =>
-    Stream.unwrap(Effect.gen(function*() {
-      const session = (yield* Ref.get(store)).get(sessionId)
-      if (session === undefined) return yield* new SessionNotFoundError({ sessionId, reason: "does not exist" })
+    Stream.unwrap(Effect.sync(() => {
+      const session = store.get(sessionId)
+      if (session === undefined) return Stream.fail(new SessionNotFoundError({ sessionId, reason: "does not exist" }))
       const from = options?.fromSeq ?? 1
+      // What the session holds when the read starts: later appends are not part of this read.
       return Stream.fromIterable(session.envelopes.slice(Math.max(0, from - 1)))
     }))
 
   const sessions = (project?: string) =>
-    Ref.get(store).pipe(Effect.map((map) =>
-      [...map.entries()]
+    Effect.sync(() =>
+      [...store.entries()]
         .filter(([, s]) => project === undefined || s.project === project)
         .map(([sessionId, s]) => ({ sessionId, project: s.project }))
         .sort((a, b) => a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0)
-    ))
+    )
 
   return EventLog.of({ append, read, sessions })
 })

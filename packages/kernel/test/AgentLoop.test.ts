@@ -183,7 +183,7 @@ describe("AgentLoop", () => {
           assert.deepStrictEqual(ofTag(log, "PermissionAnswered").map((a) => a.answer), ["deny"])
           assert.deepStrictEqual(ofTag(log, "ToolCallCompleted"), [])
           const state = Replay.fold(log)
-          assert.include(JSON.stringify(state.messages), "The user denied this tool call")
+          assert.include(JSON.stringify(transcript(state)), "The user denied this tool call")
           yield* verifyAll(session.sessionId)
         }),
         { model: ModelClient.layerScripted([call("b1", "bash", { command: "touch made-it" }), text("ok, I won't")]) }
