@@ -31,6 +31,8 @@ export const decide = (state: AgentState): ReadonlyArray<Intent> => {
   if (response === null || (!response.failed && state.calls.length > 0 && state.calls.every(isResolved))) {
     return [{
       _tag: "RequestModel",
+      // Built by this pure code from already-validated state, so not validated again (it is on every
+      // write); replay constructs one per recorded decision.
       decision: new ModelRequested({
         requestId: requestId(state),
         model: config.model,
@@ -38,13 +40,13 @@ export const decide = (state: AgentState): ReadonlyArray<Intent> => {
         tools: config.tools,
         messageCount: messageCount(state),
         digest: state.digest
-      })
+      }, true)
     }]
   }
   if (response.failed || state.calls.length === 0) {
     return [{
       _tag: "CompleteTurn",
-      decision: new TurnCompleted({ turn: state.turn, stopReason: response.stopReason, digest: state.digest })
+      decision: new TurnCompleted({ turn: state.turn, stopReason: response.stopReason, digest: state.digest }, true)
     }]
   }
   const pending = state.calls.filter((call) => call.permission === "pending")

@@ -37,7 +37,12 @@ export const given = (events: ReadonlyArray<AnyEvent>, agentId = "main"): Given 
       const actual = decide(state).map((intent) =>
         intent._tag === "RequestModel" || intent._tag === "CompleteTurn" ? intent.decision : intent._tag
       )
-      const show = (xs: ReadonlyArray<unknown>) => JSON.stringify(xs)
+      // Keys sorted: a decision is the same whatever order its fields were given in.
+      const show = (xs: ReadonlyArray<unknown>) =>
+        JSON.stringify(xs, (_key, v) =>
+          v !== null && typeof v === "object" && !Array.isArray(v)
+            ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]))
+            : v)
       if (show(actual) !== show(expected)) {
         throw new Error(`expected the decider to decide ${show(expected)}, but it decided ${show(actual)}`)
       }
