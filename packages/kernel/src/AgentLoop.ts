@@ -280,7 +280,13 @@ export const make = (options: Options = {}) =>
                 Effect.asVoid
               )
             const outcome: Either.Either<ToolOutput, Tool.ToolError> = yield* Effect.either(
-              tool.execute(input, { cwd, toolUseId: call.id, agentId: state.agentId, snapshot })
+              tool.execute(input, {
+                cwd,
+                toolUseId: call.id,
+                agentId: state.agentId,
+                snapshot,
+                readable: (file) => policy.readable(file, { cwd, sessionRules: sessionRules(state) })
+              })
             )
             const durationMs = Math.max(0, (yield* Clock.currentTimeMillis) - started)
             if (Either.isLeft(outcome)) {

@@ -457,6 +457,11 @@ export interface Service {
   readonly settings: PolicySettings
   /** The user's home it expands `~/` to. */
   readonly home: string
+  /**
+   * Whether the file at `path` (absolute, as a directory walk found it) may be read without
+   * asking: what tools that read many files use to skip the rest.
+   */
+  readonly readable: (path: string, options: CheckOptions) => boolean
 }
 
 export class PermissionPolicy extends Context.Tag("@weft/kernel/PermissionPolicy")<PermissionPolicy, Service>() {}
@@ -489,7 +494,22 @@ export const make = (
         ...resolved.locations
       })
     })
-    return PermissionPolicy.of({ check, settings, home: options.home })
+    const readable = (path: string, check: CheckOptions) =>
+      evaluate({
+        request: { _tag: "Path", tool: "Read", path, access: "read" },
+        subject: path,
+        rules: [
+          ...settings.rules,
+          ...(check.sessionRules ?? []).map((rule): RuleEntry => ({ behavior: "allow", rule, layer: "session" }))
+        ],
+        mode: check.mode ?? settings.mode,
+        root: check.cwd,
+        home: options.home,
+        additionalDirectories: settings.additionalDirectories.map((dir) =>
+          PermissionRule.absolute(expandHome(dir, options.home), check.cwd)
+        )
+      }).behavior === "allow"
+    return PermissionPolicy.of({ check, settings, home: options.home, readable })
   })
 
 export const layer = (

@@ -31,6 +31,12 @@ export interface ToolContext {
    * can be rewound.
    */
   readonly snapshot: (path: string) => Effect.Effect<void, ToolError>
+  /**
+   * For tools that read many files (glob, grep): whether the permission rules let this file
+   * (absolute) be read without asking. They skip the files it refuses, so a `Read(.env)` deny
+   * holds for a search of the whole project too. Absent: every file the walk finds.
+   */
+  readonly readable?: (path: string) => boolean
 }
 
 export interface ToolOutput {

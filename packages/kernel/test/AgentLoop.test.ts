@@ -312,6 +312,36 @@ describe("AgentLoop", () => {
       )
     }).pipe(Effect.provide(NodeContext.layer)))
 
+  it.scoped("a Read deny holds for a search of the whole project: grep and glob skip the files it covers", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* project
+      yield* fs.writeFileString(`${dir}/.env`, "SECRET=hunter2\n")
+      yield* fs.makeDirectory(`${dir}/src`)
+      yield* fs.writeFileString(`${dir}/src/config.ts`, "export const key = lookup(\"SECRET\")\n")
+      yield* run(
+        Effect.gen(function*() {
+          const session = yield* (yield* AgentLoop).start({ project: dir, model: "m" })
+          yield* session.send("find the secret")
+          const [grep, glob] = ofTag(yield* readLog(session.sessionId), "ToolCallCompleted")
+          const grepped = JSON.stringify(grep!.content)
+          assert.include(grepped, "config.ts")
+          assert.notInclude(grepped, "hunter2")
+          assert.notInclude(grepped, ".env")
+          assert.include(JSON.stringify(glob!.content), "config.ts")
+          assert.notInclude(JSON.stringify(glob!.content), ".env")
+        }),
+        {
+          settings: { ...Settings.empty, rules: Settings.rules("deny", "project", ["Read(.env)"]) },
+          model: ModelClient.layerScripted([
+            call("g1", "grep", { pattern: "SECRET", output_mode: "content" }),
+            call("g2", "glob", { pattern: "**/*" }),
+            text("nothing to see")
+          ])
+        }
+      )
+    }).pipe(Effect.provide(NodeContext.layer)))
+
   it.scoped("a failed model request ends the turn with the error; the script running out says so", () =>
     Effect.gen(function*() {
       const dir = yield* project

@@ -70,7 +70,7 @@ export const make = Effect.gen(function*() {
       Effect.mapError((error) => fail(describeError(error, root)))
     )
     const found = entries
-      .filter((entry) => matches(entry.relative))
+      .filter((entry) => matches(entry.relative) && (context.readable?.(entry.path) ?? true))
       .sort((a, b) => b.mtime - a.mtime || (a.relative < b.relative ? -1 : a.relative > b.relative ? 1 : 0))
     if (found.length === 0) {
       const where = root === context.cwd ? "" : ` in ${display(path, context.cwd, root)}`

@@ -100,7 +100,8 @@ export const make = Effect.gen(function*() {
   const candidates = Effect.fn("Grep.candidates")(function*(
     root: string,
     cwd: string,
-    glob: string | undefined
+    glob: string | undefined,
+    readable: ((path: string) => boolean) | undefined
   ) {
     const info = yield* fs.stat(root).pipe(Effect.mapError((error) => fail(describeError(error, root))))
     if (info.type === "File") {
@@ -116,7 +117,8 @@ export const make = Effect.gen(function*() {
     const entries = yield* walker.files({ root, project: cwd }).pipe(
       Effect.mapError((error) => fail(describeError(error, root)))
     )
-    if (glob === undefined) return entries
+    const allowed = readable === undefined ? entries : entries.filter((entry) => readable(entry.path))
+    if (glob === undefined) return allowed
     const matches = yield* Effect.try({
       try: () => {
         const pattern = glob.replace(/^(\.\/)+/, "")
@@ -124,7 +126,7 @@ export const make = Effect.gen(function*() {
       },
       catch: (error) => fail(`invalid glob ${JSON.stringify(glob)}: ${String(error)}`)
     })
-    return entries.filter((entry) => matches(entry.relative))
+    return allowed.filter((entry) => matches(entry.relative))
   })
 
   /** One file's matching lines; `undefined` for a binary or unreadable file. */
@@ -174,7 +176,7 @@ export const make = Effect.gen(function*() {
     })
     const mode = input.output_mode ?? "files_with_matches"
     const root = path.resolve(context.cwd, input.path ?? ".")
-    const files = yield* candidates(root, context.cwd, input.glob)
+    const files = yield* candidates(root, context.cwd, input.glob, context.readable)
     const small = files.filter((entry) => entry.size <= maxFileBytes)
     const skippedLarge = files.length - small.length
     const found = (yield* Effect.forEach(small, (entry) => search(entry, regex, mode), {
