@@ -9,7 +9,7 @@ import { Clock, Context, Effect, Layer, Schema, Stream } from "effect"
 import type { Draft, Envelope } from "./Envelope.js"
 import { toDraft } from "./Envelope.js"
 import type { AnyEvent } from "./Events.js"
-import { AgentId, SessionStarted } from "./Events.js"
+import { SessionStarted } from "./Events.js"
 import { Ids } from "./Ids.js"
 
 export class SessionNotFoundError extends Schema.TaggedError<SessionNotFoundError>()("SessionNotFoundError", {
@@ -95,7 +95,8 @@ export interface Service {
 
 export class EventLog extends Context.Tag("@weft/kernel/EventLog")<EventLog, Service>() {}
 
-const isAgentId = Schema.is(AgentId)
+const AGENT_ID = /^main(\/[1-9][0-9]*)*$/
+const isAgentId = (agentId: string) => agentId === "main" || AGENT_ID.test(agentId)
 
 /** Session ids name files: letters, digits, `.`, `_` and `-`, not starting with a dot. */
 export const isSessionId = (sessionId: string): boolean => /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(sessionId)
@@ -136,20 +137,20 @@ export const stamp = (
   drafts: ReadonlyArray<Draft>
 ): Effect.Effect<Array<Envelope>> =>
   Effect.gen(function*() {
-    const millis = yield* Clock.currentTimeMillis
-    const at = new Date(millis).toISOString()
-    const out: Array<Envelope> = []
+    const at = new Date(yield* Clock.currentTimeMillis).toISOString()
+    const fresh = yield* ids.nextMany(drafts.length)
+    const out: Array<Envelope> = new Array(drafts.length)
     for (let i = 0; i < drafts.length; i++) {
       const draft = drafts[i]!
-      out.push({
+      out[i] = {
         seq: firstSeq + i,
-        id: yield* ids.next,
+        id: fresh[i]!,
         parentId: draft.parentId ?? null,
         sessionId,
         agentId: draft.agentId ?? "main",
         at,
         event: draft.event
-      })
+      }
     }
     return out
   })

@@ -9,6 +9,8 @@ import { Clock, Context, Effect, Layer, Ref } from "effect"
 
 export interface Service {
   readonly next: Effect.Effect<string>
+  /** `n` ids at once, in order: one clock read and one draw of random bytes for the lot. */
+  readonly nextMany: (n: number) => Effect.Effect<ReadonlyArray<string>>
 }
 
 export class Ids extends Context.Tag("@weft/kernel/Ids")<Ids, Service>() {}
@@ -34,17 +36,29 @@ export const UUIDV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[
 export const make = (randomBytes: (n: number) => Uint8Array): Effect.Effect<Service> =>
   Effect.gen(function*() {
     const last = yield* Ref.make({ millis: -1, sequence: 0 })
-    const next = Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const { millis, sequence } = yield* Ref.updateAndGet(last, (prev) => {
-        if (now > prev.millis) return { millis: now, sequence: 0 }
-        return prev.sequence >= 0x0fff
-          ? { millis: prev.millis + 1, sequence: 0 }
-          : { millis: prev.millis, sequence: prev.sequence + 1 }
+    const nextMany = (n: number) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const random = randomBytes(8 * n)
+        return yield* Ref.modify(last, (prev) => {
+          let { millis, sequence } = prev
+          const ids: Array<string> = []
+          for (let i = 0; i < n; i++) {
+            if (now > millis) {
+              millis = now
+              sequence = 0
+            } else if (sequence >= 0x0fff) {
+              millis = millis + 1
+              sequence = 0
+            } else {
+              sequence = sequence + 1
+            }
+            ids.push(uuidv7(millis, sequence, random.subarray(8 * i, 8 * i + 8)))
+          }
+          return [ids, { millis, sequence }]
+        })
       })
-      return uuidv7(millis, sequence, randomBytes(8))
-    })
-    return { next }
+    return { next: Effect.map(nextMany(1), (ids) => ids[0]!), nextMany }
   })
 
 export const layer: Layer.Layer<Ids> = Layer.effect(
@@ -57,10 +71,11 @@ export const layerTest: Layer.Layer<Ids> = Layer.effect(
   Ids,
   Effect.gen(function*() {
     const counter = yield* Ref.make(0)
-    return {
-      next: Ref.updateAndGet(counter, (n) => n + 1).pipe(
-        Effect.map((n) => `00000000-0000-7000-8000-${hex(n, 12)}`)
-      )
-    }
+    const nextMany = (n: number) =>
+      Ref.modify(counter, (c) => [
+        Array.from({ length: n }, (_, i) => `00000000-0000-7000-8000-${hex(c + i + 1, 12)}`),
+        c + n
+      ])
+    return { next: Effect.map(nextMany(1), (ids) => ids[0]!), nextMany }
   })
 )

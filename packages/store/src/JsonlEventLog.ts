@@ -18,20 +18,7 @@ import type { EventLogError, ReadOptions, SessionRef } from "@weft/kernel/EventL
 import { EventLog, LogCorruptedError, SessionNotFoundError, stamp, StorageError, validate } from "@weft/kernel/EventLog"
 import type { AnyEvent } from "@weft/kernel/Events"
 import { Ids } from "@weft/kernel/Ids"
-import {
-  Cause,
-  Chunk,
-  Deferred,
-  Effect,
-  Either,
-  ExecutionStrategy,
-  Exit,
-  Layer,
-  Option,
-  Queue,
-  Scope,
-  Stream
-} from "effect"
+import { Cause, Chunk, Effect, Either, ExecutionStrategy, Exit, Layer, Option, Queue, Scope, Stream } from "effect"
 import * as os from "node:os"
 import { LOCK_SUFFIX, SESSION_SUFFIX, sessionIdOf } from "./Layout.js"
 import * as ProjectDirectory from "./ProjectDirectory.js"
@@ -60,7 +47,8 @@ export const defaultOwner = (): SessionLock.Owner => ({
 
 interface Pending {
   readonly drafts: ReadonlyArray<Draft>
-  readonly done: Deferred.Deferred<ReadonlyArray<Envelope>, EventLogError>
+  /** Resumes the waiting append with its outcome; only the first call counts. */
+  readonly resume: (outcome: Effect.Effect<ReadonlyArray<Envelope>, EventLogError>) => void
 }
 
 interface Writer {
@@ -68,6 +56,22 @@ interface Writer {
 }
 
 const MAX_BATCH = 4096
+
+/**
+ * Bytes per read when streaming a session. Each chunk read is decoded and handed on as one
+ * piece, so this is also about how much decoded data is alive at a time: at 256 KiB it mostly
+ * dies young, where a megabyte's worth of envelopes survives into the old generation and
+ * costs garbage collection time and RSS; the per-chunk cost stays negligible.
+ */
+export const defaultChunkSize = 256 * 1024
+
+/**
+ * Chunks read ahead while earlier ones are decoded. Few, so that a reader catching up hands on
+ * one chunk at a time rather than everything buffered at once.
+ */
+const READ_AHEAD = 2
+
+const utf8 = new TextEncoder()
 
 /** Moves a torn tail aside to the first free `<file>.torn-<n>`, then cuts the file back to its clean length. */
 export const repairTornTail = (filePath: string, tail: SessionFile.Tail) =>
@@ -104,7 +108,7 @@ export const make = (options: Options) =>
     const codec = options.codec ?? lineCodec
     const durability = options.durability ?? "fsync"
     const owner = options.owner ?? defaultOwner()
-    const chunkSize = options.chunkSize ?? 1 << 20
+    const chunkSize = options.chunkSize ?? defaultChunkSize
     const projects = yield* ProjectDirectory.make(options.home)
     const context = yield* Effect.context<FileSystem.FileSystem | Path.Path>()
 
@@ -134,16 +138,21 @@ export const make = (options: Options) =>
       (filePath: string, file: FileSystem.File, state: { nextSeq: number; size: number }) =>
       (batch: Chunk.Chunk<Pending>) =>
         Effect.gen(function*() {
+          const sessionId = idOf(filePath)
           const accepted: Array<{ pending: Pending; envelopes: ReadonlyArray<Envelope> }> = []
           let text = ""
           let seq = state.nextSeq
           for (const pending of batch) {
-            const checked = yield* Effect.either(validate(idOf(filePath), pending.drafts, seq > 1))
-            if (Either.isLeft(checked)) {
-              yield* Deferred.fail(pending.done, checked.left)
-              continue
+            // `append` has validated the drafts of an existing session already; what is left to check is
+            // that a new session starts with SessionStarted.
+            if (seq === 1) {
+              const checked = yield* Effect.either(validate(sessionId, pending.drafts, false))
+              if (Either.isLeft(checked)) {
+                pending.resume(Effect.fail(checked.left))
+                continue
+              }
             }
-            const envelopes = yield* stamp(ids, idOf(filePath), seq, pending.drafts)
+            const envelopes = yield* stamp(ids, sessionId, seq, pending.drafts)
             let lines = ""
             let refused: string | undefined
             for (const envelope of envelopes) {
@@ -155,9 +164,8 @@ export const make = (options: Options) =>
               lines += line.right + "\n"
             }
             if (refused !== undefined) {
-              yield* Deferred.fail(
-                pending.done,
-                new StorageError({ path: filePath, operation: "encode an event for", reason: refused })
+              pending.resume(
+                Effect.fail(new StorageError({ path: filePath, operation: "encode an event for", reason: refused }))
               )
               continue
             }
@@ -166,7 +174,7 @@ export const make = (options: Options) =>
             accepted.push({ pending, envelopes })
           }
           if (accepted.length === 0) return
-          const bytes = new TextEncoder().encode(text)
+          const bytes = utf8.encode(text)
           const written = yield* file.writeAll(bytes).pipe(
             Effect.zipRight(durability === "fsync" ? file.sync : Effect.void),
             Effect.mapError(storage(filePath, "append to")),
@@ -175,12 +183,12 @@ export const make = (options: Options) =>
           if (Either.isLeft(written)) {
             // Cut back whatever part of the batch reached the file, so the log stays a clean prefix.
             yield* file.truncate(state.size).pipe(Effect.ignore)
-            for (const { pending } of accepted) yield* Deferred.fail(pending.done, written.left)
+            for (const { pending } of accepted) pending.resume(Effect.fail(written.left))
             return
           }
           state.nextSeq = seq
           state.size += bytes.length
-          for (const { envelopes, pending } of accepted) yield* Deferred.succeed(pending.done, envelopes)
+          for (const { envelopes, pending } of accepted) pending.resume(Effect.succeed(envelopes))
         })
 
     const idOf = (filePath: string) => path.basename(filePath, SESSION_SUFFIX)
@@ -204,26 +212,35 @@ export const make = (options: Options) =>
         // A batch that dies fails its appends rather than leaving them waiting.
         const runSafely = (batch: Chunk.Chunk<Pending>) =>
           run(batch).pipe(Effect.catchAllCause((cause) =>
-            Effect.forEach(batch, (pending) =>
-              Deferred.failCause(
-                pending.done,
+            Effect.sync(() => {
+              const outcome = Effect.failCause(
                 Cause.isInterruptedOnly(cause)
                   ? cause
                   : Cause.fail(
                     new StorageError({ path: filePath, operation: "append to", reason: Cause.pretty(cause) })
                   )
-              ))
+              )
+              for (const pending of batch) pending.resume(outcome)
+            })
           ))
-        // While one batch is written and fsynced, the next accumulates in the queue.
-        yield* Queue.takeBetween(queue, 1, MAX_BATCH).pipe(
-          Effect.flatMap(runSafely),
+        // While one batch is written and fsynced, the next accumulates in the queue. Waiting for a batch
+        // is interruptible and writing one is not, whatever region the first append came from (a fiber
+        // inherits its parent's): closing the layer stops the writer between batches, never inside one.
+        yield* Effect.interruptible(Queue.takeBetween(queue, 1, MAX_BATCH)).pipe(
+          Effect.flatMap((batch) => Effect.uninterruptible(runSafely(batch))),
           Effect.forever,
           Effect.forkScoped
         )
         return { queue } satisfies Writer
       }).pipe(Effect.provide(context))
 
-    const writerFor = (sessionId: string, drafts: ReadonlyArray<Draft>) =>
+    const writerFor = (sessionId: string, drafts: ReadonlyArray<Draft>): Effect.Effect<Writer, EventLogError> => {
+      // Once open, a writer stays for the layer's life: no need to queue for the lock to find it.
+      const open = writers.get(sessionId)
+      return open !== undefined ? Effect.succeed(open) : openWriterFor(sessionId, drafts)
+    }
+
+    const openWriterFor = (sessionId: string, drafts: ReadonlyArray<Draft>) =>
       writersLock.withPermits(1)(Effect.gen(function*() {
         const open = writers.get(sessionId)
         if (open !== undefined) return open
@@ -247,16 +264,22 @@ export const make = (options: Options) =>
         return writer
       }))
 
+    /** Hands drafts to the session's writer and waits for their batch to be stored. */
+    const enqueue = (writer: Writer, drafts: ReadonlyArray<Draft>) =>
+      Effect.async<ReadonlyArray<Envelope>, EventLogError>((resume) => {
+        // As `Queue.offer` does, a queue already shut down (the layer is closing) interrupts the append.
+        if (!Queue.unsafeOffer(writer.queue, { drafts, resume })) resume(Effect.interrupt)
+      })
+
     const append = (sessionId: string, events: ReadonlyArray<AnyEvent | Draft>) =>
-      Effect.gen(function*() {
+      Effect.suspend((): Effect.Effect<ReadonlyArray<Envelope>, EventLogError> => {
         const drafts = events.map(toDraft)
-        if (drafts.length === 0) return []
-        yield* validate(sessionId, drafts, true)
-        const writer = yield* writerFor(sessionId, drafts)
-        const done = yield* Deferred.make<ReadonlyArray<Envelope>, EventLogError>()
-        yield* Queue.offer(writer.queue, { drafts, done })
-        return yield* Deferred.await(done)
-      }).pipe(Effect.withSpan("EventLog.append", { attributes: { sessionId } }))
+        if (drafts.length === 0) return Effect.succeed([])
+        return validate(sessionId, drafts, true).pipe(
+          Effect.zipRight(writerFor(sessionId, drafts)),
+          Effect.flatMap((writer) => enqueue(writer, drafts))
+        )
+      }).pipe(Effect.withSpan("EventLog.append", { attributes: { sessionId }, captureStackTrace: false }))
 
     const read = (sessionId: string, readOptions?: ReadOptions): Stream.Stream<Envelope, EventLogError> =>
       Stream.unwrap(Effect.gen(function*() {
@@ -271,10 +294,21 @@ export const make = (options: Options) =>
       Stream.suspend(() => {
         const scanner = SessionFile.makeScanner(codec, { fromSeq: readOptions?.fromSeq ?? 1 })
         const lenient = readOptions?.lenient ?? false
-        const settle = (items: Array<SessionFile.Item>) =>
+        const settle = (
+          items: ReadonlyArray<SessionFile.Item>
+        ): Effect.Effect<Chunk.Chunk<Envelope>, EventLogError> => {
+          const out: Array<Envelope> = []
+          for (let i = 0; i < items.length; i++) {
+            const item = items[i]!
+            if (item._tag !== "Event") return settleProblems(items, i, out)
+            out.push(item.envelope)
+          }
+          return Effect.succeed(Chunk.unsafeFromArray(out))
+        }
+        /** The rest of `settle`, from the first problem on: warn about it and go on, or fail. */
+        const settleProblems = (items: ReadonlyArray<SessionFile.Item>, from: number, out: Array<Envelope>) =>
           Effect.gen(function*() {
-            const out: Array<Envelope> = []
-            for (const item of items) {
+            for (const item of items.slice(from)) {
               if (item._tag === "Event") {
                 out.push(item.envelope)
                 continue
@@ -291,9 +325,15 @@ export const make = (options: Options) =>
             }
             return Chunk.unsafeFromArray(out)
           })
-        return fs.stream(filePath, { chunkSize: FileSystem.Size(chunkSize) }).pipe(
+        const push = (chunks: Chunk.Chunk<Uint8Array>) =>
+          settle(
+            Chunk.size(chunks) === 1
+              ? scanner.push(Chunk.unsafeHead(chunks))
+              : Chunk.toArray(chunks).flatMap((bytes) => scanner.push(bytes))
+          )
+        return fs.stream(filePath, { chunkSize: FileSystem.Size(chunkSize), bufferSize: READ_AHEAD }).pipe(
           Stream.mapError(storage(filePath, "read")),
-          Stream.mapChunksEffect((chunks) => settle(Chunk.toArray(chunks).flatMap((bytes) => scanner.push(bytes)))),
+          Stream.mapChunksEffect(push),
           Stream.concat(Stream.fromEffect(Effect.suspend(() => settle(scanner.end()))).pipe(Stream.flattenChunks))
         )
       })

@@ -35,6 +35,8 @@ export const describeProblem = (problem: Problem): string => {
 
 const SEQ_PREFIX = /^\{"seq":(\d+),/
 
+const NEWLINE = 0x0a
+
 export interface Scanner {
   /** Takes the next bytes of the file; returns what they complete. */
   readonly push: (bytes: Uint8Array) => Array<Item>
@@ -45,14 +47,44 @@ export interface Scanner {
 /**
  * A scanner over one session file from its start. Lines whose seq is below `fromSeq` are
  * recognised by their `{"seq":N,` prefix and skipped without decoding.
+ *
+ * It splits the bytes at newlines before decoding them (a UTF-8 sequence never contains the
+ * newline byte), and decodes each line on its own, as a stream decoder over the whole file
+ * would: a byte order mark is dropped at the start of the file only, and a sequence cut short
+ * by a newline or by the end of the file becomes U+FFFD. Lines stay small strings, whatever
+ * the size of the chunks read.
  */
 export const makeScanner = (codec: LineCodec, options?: { readonly fromSeq?: number }): Scanner => {
   const fromSeq = options?.fromSeq ?? 1
-  const decoder = new TextDecoder("utf-8", { fatal: false })
-  let rest = ""
+  const fileStart = new TextDecoder("utf-8", { fatal: false })
+  const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
+  let atFileStart = true
+  /** The bytes of the line under way, when it began in an earlier chunk. */
+  let carried: Array<Uint8Array> = []
   let lineNo = 0
   let expected = 1
   let pending: { line: number; reason: string } | undefined
+
+  const decode = (bytes: Uint8Array): string => {
+    if (!atFileStart) return decoder.decode(bytes)
+    atFileStart = false
+    return fileStart.decode(bytes)
+  }
+
+  /** The carried bytes followed by `tail`, as one array. */
+  const takeCarried = (tail: Uint8Array): Uint8Array => {
+    let length = tail.length
+    for (const part of carried) length += part.length
+    const joined = new Uint8Array(length)
+    let offset = 0
+    for (const part of carried) {
+      joined.set(part, offset)
+      offset += part.length
+    }
+    joined.set(tail, offset)
+    carried = []
+    return joined
+  }
 
   const onLine = (text: string, out: Array<Item>) => {
     lineNo++
@@ -90,18 +122,19 @@ export const makeScanner = (codec: LineCodec, options?: { readonly fromSeq?: num
   return {
     push: (bytes) => {
       const out: Array<Item> = []
-      const text = rest + decoder.decode(bytes, { stream: true })
       let start = 0
-      for (let nl = text.indexOf("\n"); nl !== -1; nl = text.indexOf("\n", start)) {
-        onLine(text.slice(start, nl), out)
+      for (let nl = bytes.indexOf(NEWLINE); nl !== -1; nl = bytes.indexOf(NEWLINE, start)) {
+        const line = bytes.subarray(start, nl)
+        onLine(decode(carried.length > 0 ? takeCarried(line) : line), out)
         start = nl + 1
       }
-      rest = start === 0 ? text : text.slice(start)
+      // A copy: the caller may reuse its buffer for the next chunk.
+      if (start < bytes.length) carried.push(bytes.slice(start))
       return out
     },
     end: () => {
       const out: Array<Item> = []
-      rest += decoder.decode()
+      const rest = carried.length > 0 ? decode(takeCarried(new Uint8Array(0))) : ""
       if (pending !== undefined) {
         const reason = rest.length > 0 ? `${pending.reason}; followed by an unterminated line` : pending.reason
         out.push({ _tag: "Problem", problem: { kind: "torn-tail", line: pending.line, reason } })
@@ -112,7 +145,6 @@ export const makeScanner = (codec: LineCodec, options?: { readonly fromSeq?: num
           problem: { kind: "torn-tail", line: lineNo + 1, reason: `${rest.length} characters without a newline` }
         })
       }
-      rest = ""
       return out
     }
   }
@@ -125,8 +157,6 @@ export interface Tail {
   /** The seq of the last good line, 0 for an empty log. */
   readonly lastSeq: number
 }
-
-const NEWLINE = 0x0a
 
 /**
  * Finds the torn tail of a session file and the seq of its last good line, reading

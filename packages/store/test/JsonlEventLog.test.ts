@@ -266,6 +266,16 @@ describe("JsonlEventLog", () => {
       }).pipe(Effect.provide(NodeContext.layer)))
   })
 
+  it.live("a log whose first append came from an uninterruptible region still closes", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const closed = yield* withLog(
+        home,
+        EventLog.pipe(Effect.flatMap((log) => Effect.uninterruptible(log.append("s", [started("/p")]))))
+      ).pipe(Effect.timeout("10 seconds"), Effect.either)
+      assert.isTrue(closed._tag === "Right", "the layer did not close: its writer could not be interrupted")
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
   describe("group commit and durability", () => {
     const withProbe = <A, E>(
       home: string,
