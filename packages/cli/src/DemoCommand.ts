@@ -1,8 +1,9 @@
 /**
  * `weft demo`: a real agent run on a scripted model in a new temporary project — no API key.
  *
- * The agent reads a file, fixes a typo in it (the file is snapshotted first, so the change
- * can be rewound), runs an allowed `cat`, and is refused an `rm` by a deny rule. Then the
+ * The agent reads a file while an explore subagent searches for the typo elsewhere, fixes the
+ * typo (the file is snapshotted first, so the change can be rewound), runs an allowed `cat`,
+ * and is refused an `rm` by a deny rule. Then the
  * session is replayed with `--verify` and printed. Everything goes through the real kernel:
  * the decider, the tools, the permission policy, the JSONL log and the blob store.
  */
@@ -32,13 +33,34 @@ export const PROMPT = `${FILE} has a typo: fix it, show me the file, and clean u
 export const script: ReadonlyArray<ModelClient.ScriptStep> = [
   {
     content: [
-      { type: "text", text: `Let me look at ${FILE}.` },
-      { type: "tool_use", id: "toolu_demo_read", name: "read", input: { path: FILE } }
+      { type: "text", text: `Let me look at ${FILE}, and have a subagent check whether the typo is anywhere else.` },
+      { type: "tool_use", id: "toolu_demo_read", name: "read", input: { path: FILE } },
+      {
+        type: "tool_use",
+        id: "toolu_demo_task",
+        name: "task",
+        input: {
+          agent_type: "explore",
+          description: "Find the typo elsewhere",
+          prompt: `Search the project for the misspelling "wrold" and list the files that contain it.`
+        }
+      }
     ]
   },
+  // The explore subagent (main/1), on its prompt alone.
+  {
+    content: [{
+      type: "tool_use",
+      id: "toolu_demo_grep",
+      name: "grep",
+      input: { pattern: "wrold", output_mode: "files_with_matches" }
+    }]
+  },
+  { content: [{ type: "text", text: `Only ${FILE} contains "wrold".` }] },
+  // The main agent again.
   {
     content: [
-      { type: "text", text: `"wrold" should be "world".` },
+      { type: "text", text: `Only ${FILE} has it: "wrold" should be "world".` },
       {
         type: "tool_use",
         id: "toolu_demo_edit",
@@ -123,6 +145,7 @@ export const demo = Command.make("demo", {}, () =>
       "",
       `  weft sessions show ${prefix}`,
       `  weft replay ${prefix} --verify`,
+      `  weft sessions tree ${prefix}`,
       `  weft diff ${prefix}`,
       `  weft rewind ${prefix}`,
       `  weft --cwd ${shellQuote(project)} sessions list`

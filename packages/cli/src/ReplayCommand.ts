@@ -9,7 +9,7 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import type { AgentState } from "@weft/kernel/AgentState"
-import { transcript } from "@weft/kernel/AgentState"
+import { evolveAll, transcript } from "@weft/kernel/AgentState"
 import { EventLog } from "@weft/kernel/EventLog"
 import type { MessageParam } from "@weft/kernel/Messages"
 import { evaluator } from "@weft/kernel/PermissionReplay"
@@ -106,12 +106,7 @@ export const replay = Command.make(
       const agents = new Map<string, AgentState>()
       yield* log.read(ref.sessionId).pipe(
         Stream.takeWhile((envelope) => envelope.seq <= untilSeq),
-        Stream.runForEach((envelope) =>
-          Effect.sync(() => {
-            const state = agents.get(envelope.agentId) ?? Replay.fold([], envelope.agentId)
-            agents.set(envelope.agentId, Replay.fold([envelope], envelope.agentId, state))
-          })
-        )
+        Stream.runForEach((envelope) => Effect.sync(() => evolveAll(agents, envelope)))
       )
       const main = agents.get("main") ?? Replay.fold([], "main")
       if (json) {

@@ -186,12 +186,19 @@ const show = Command.make(
       Options.withDescription(
         "Skip corrupted lines in the middle of the log (each is warned about) instead of failing."
       )
+    ),
+    agent: Options.text("agent").pipe(
+      Options.withPseudoName("PATH"),
+      Options.withDescription("Only this agent's events (main, main/1, …) and its subagents'."),
+      Options.optional
     )
   },
-  ({ id, json, lenient }) =>
+  ({ agent, id, json, lenient }) =>
     Effect.gen(function*() {
       const session = yield* SessionLookup.resolve(id)
+      const only = Option.getOrUndefined(agent)
       const envelopes = (yield* EventLog).read(session.sessionId, { lenient }).pipe(
+        Stream.filter((e) => only === undefined || e.agentId === only || e.agentId.startsWith(only + "/")),
         Stream.catchTag("LogCorruptedError", (error) =>
           Stream.fail(
             new SessionCorruptedError({
@@ -209,7 +216,97 @@ const show = Command.make(
     })
 ).pipe(Command.withDescription("Print a session's events, one line each (an id prefix is enough)."))
 
+interface TreeNode {
+  readonly agentId: string
+  type: string
+  outcome: string
+  turns: number
+  tokens: number
+  durationMs: number | null
+}
+
+/** One line per agent, indented by depth: path, type, outcome, turns, tokens, duration. */
+export const treeLines = (nodes: ReadonlyArray<TreeNode>): ReadonlyArray<string> => {
+  const rows = nodes.map((n) => [
+    "  ".repeat(n.agentId.split("/").length - 1) + n.agentId,
+    n.type,
+    n.outcome,
+    `${n.turns} turns`,
+    `${n.tokens.toLocaleString("en-US")} tokens`,
+    n.durationMs === null ? "" : `${(n.durationMs / 1000).toFixed(1)} s`
+  ])
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd())
+}
+
+const tree = Command.make(
+  "tree",
+  {
+    id: Args.text({ name: "id" }).pipe(Args.withDescription("A session id, or any prefix of it that is unique.")),
+    json: Options.boolean("json").pipe(Options.withDescription("Print the agents as a JSON array."))
+  },
+  ({ id, json }) =>
+    Effect.gen(function*() {
+      const session = yield* SessionLookup.resolve(id)
+      const nodes = new Map<string, TreeNode>()
+      const node = (agentId: string) => {
+        let found = nodes.get(agentId)
+        if (found === undefined) {
+          found = {
+            agentId,
+            type: agentId === "main" ? "main" : "?",
+            outcome: "running",
+            turns: 0,
+            tokens: 0,
+            durationMs: null
+          }
+          nodes.set(agentId, found)
+        }
+        return found
+      }
+      yield* (yield* EventLog).read(session.sessionId).pipe(
+        Stream.runForEach((envelope) =>
+          Effect.sync(() => {
+            const event = envelope.event
+            const at = node(envelope.agentId)
+            switch (event._tag) {
+              case "ModelRequested":
+                at.turns++
+                break
+              case "ModelResponded":
+                at.tokens += event.usage.input_tokens + event.usage.output_tokens +
+                  event.usage.cache_creation_input_tokens + event.usage.cache_read_input_tokens
+                break
+              case "SessionEnded":
+                if (envelope.agentId === "main") at.outcome = event.reason
+                break
+              case "SubagentSpawned":
+                node(event.childAgentId).type = event.agentType
+                break
+              case "SubagentCompleted": {
+                const child = node(event.childAgentId)
+                child.outcome = event.outcome
+                child.durationMs = event.durationMs
+                break
+              }
+            }
+          })
+        )
+      )
+      const ordered = [...nodes.values()].sort((a, b) => {
+        const pa = a.agentId.split("/").map((p) => (p === "main" ? 0 : Number(p)))
+        const pb = b.agentId.split("/").map((p) => (p === "main" ? 0 : Number(p)))
+        for (let i = 0; i < Math.min(pa.length, pb.length); i++) if (pa[i] !== pb[i]) return pa[i]! - pb[i]!
+        return pa.length - pb.length
+      })
+      if (json) return yield* Output.line(JSON.stringify(ordered, null, 2))
+      yield* Output.lines(treeLines(ordered))
+    })
+).pipe(
+  Command.withDescription("Print a session's delegation tree: agent path, type, outcome, turns, tokens, duration.")
+)
+
 export const sessions = Command.make("sessions").pipe(
-  Command.withDescription("List and show recorded sessions."),
-  Command.withSubcommands([list, show])
+  Command.withDescription("List, show and trace recorded sessions."),
+  Command.withSubcommands([list, show, tree])
 )

@@ -146,7 +146,18 @@ const TAGS = [
   "ModelRequested",
   "ModelResponded",
   "PermissionDecided",
+  "PermissionDecided",
   "ToolCallCompleted",
+  "SubagentSpawned",
+  "UserMessageReceived",
+  "ModelRequested",
+  "ModelResponded",
+  "PermissionDecided",
+  "ToolCallCompleted",
+  "ModelRequested",
+  "ModelResponded",
+  "TurnCompleted",
+  "SubagentCompleted",
   "ModelRequested",
   "ModelResponded",
   "PermissionDecided",
@@ -175,30 +186,39 @@ layer(Layer.merge(demoHome, NodeContext.layer), { excludeTestServices: true })("
       const events = lines.filter((l) => /^\s+\d+ {2}\d{4}-/.test(l))
       assert.deepStrictEqual(events.map((l) => l.split(/\s+/)[5]), TAGS)
       assert.include(events[3], `tool_use read {"path":"hello.txt"}`)
-      assert.include(events[5], `read ok`)
-      assert.include(events[5], "Hello, wrold!")
-      assert.include(events[7], `tool_use edit`)
-      assert.include(events[9], `${first.project}/hello.txt`)
-      assert.include(events[13], "allow Bash · rule Bash(cat:*) · layer flags")
-      assert.include(events[14], "deny Bash · rule Bash(rm:*) · layer flags")
-      assert.include(events[15], "Hello, world!")
+      assert.include(events[6], `read ok`)
+      assert.include(events[6], "Hello, wrold!")
+      assert.include(events[7], "main/1 explore: Find the typo elsewhere")
+      assert.match(events[12]!, /main\/1 +ToolCallCompleted +grep ok/)
+      assert.include(events[16], "main/1 completed")
+      assert.include(events[18], `tool_use edit`)
+      assert.include(events[20], `${first.project}/hello.txt`)
+      assert.include(events[24], "allow Bash · rule Bash(cat:*) · layer flags")
+      assert.include(events[25], "deny Bash · rule Bash(rm:*) · layer flags")
+      assert.include(events[26], "Hello, world!")
       // The edit really happened, the rm did not.
       assert.strictEqual(content.split("\n")[0], "Hello, world!")
       assert.isTrue(yield* fs.exists(`${first.project}/build/out.txt`))
-      assert.include(first.run.stdout, "replay --verify: 20 events, 9 decisions — every decision replays exactly")
+      assert.include(first.run.stdout, "replay --verify: 31 events, 15 decisions — every decision replays exactly")
       const show = lines.find((l) => l.trim().startsWith("weft sessions show "))!.trim().split(" ")[3]!
       assert.isTrue(first.sessionId.startsWith(show), `${show} is a prefix of ${first.sessionId}`)
       assert.include(first.run.stdout, `weft --cwd ${first.project} sessions list`)
     }))
 
-  it.effect("the demo's events chain: each names the event it answers as its parent", () =>
+  it.effect("the demo's events chain: each names the event it answers as its parent, across agents", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const { first, home } = yield* DemoHome
       const file = `${home}/projects/${first.project.replace(/[^a-zA-Z0-9]/g, "-")}/${first.sessionId}.jsonl`
       const envelopes = (yield* fs.readFileString(file)).trim().split("\n").map((l) => JSON.parse(l))
       assert.strictEqual(envelopes[0].parentId, null)
-      for (let i = 1; i < envelopes.length; i++) assert.strictEqual(envelopes[i].parentId, envelopes[i - 1].id)
+      // Each event answers its own agent's previous one; a subagent's first answers its SubagentSpawned.
+      const last = new Map<string, string>()
+      for (const envelope of envelopes) {
+        if (envelope.event._tag === "SubagentSpawned") last.set(envelope.event.childAgentId, envelope.id)
+        if (envelope.seq > 1) assert.strictEqual(envelope.parentId, last.get(envelope.agentId), `seq ${envelope.seq}`)
+        last.set(envelope.agentId, envelope.id)
+      }
     }))
 
   it.effect("sessions list shows only the chosen project's sessions, chosen by --cwd or by --project", () =>
@@ -211,7 +231,7 @@ layer(Layer.merge(demoHome, NodeContext.layer), { excludeTestServices: true })("
       assert.strictEqual(byCwd.code, 0, byCwd.stderr)
       const row = byCwd.stdout.split("\n").find((l) => l.startsWith(first.sessionId))
       assert.isDefined(row, byCwd.stdout)
-      assert.match(row!, / 20 {2}/)
+      assert.match(row!, / 31 {2}/)
       assert.include(row!, "hello.txt has a typo")
       assert.notInclude(byCwd.stdout, second.sessionId)
       assert.include(byProject.stdout, second.sessionId)
@@ -234,7 +254,7 @@ layer(Layer.merge(demoHome, NodeContext.layer), { excludeTestServices: true })("
       ])
       const rows = JSON.parse(relative.stdout)
       assert.deepStrictEqual(rows.map((r: { sessionId: string }) => r.sessionId), [second.sessionId])
-      assert.strictEqual(rows[0].events, 20)
+      assert.strictEqual(rows[0].events, 31)
       assert.strictEqual(
         rows[0].firstMessage,
         "hello.txt has a typo: fix it, show me the file, and clean up the build folder."
@@ -255,7 +275,7 @@ layer(Layer.merge(demoHome, NodeContext.layer), { excludeTestServices: true })("
         /^\s+2 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}main {4}UserMessageReceived {2}hello\.txt has a typo/
       )
       assert.include(lines[4], "allow Read · rule (none) · layer acceptEdits")
-      assert.include(lines[14], "deny Bash · rule Bash(rm:*) · layer flags")
+      assert.include(lines[25], "deny Bash · rule Bash(rm:*) · layer flags")
     }))
 
   it.effect("sessions show --json prints the stored envelopes: a JSON array that decodes and re-encodes to the log's lines", () =>
@@ -383,23 +403,32 @@ describe("weft replay", () => {
 
         const ok = yield* weft(["replay", sessionId.slice(0, 8), "--verify"], { home })
         assert.strictEqual(ok.code, 0, ok.stderr)
-        assert.include(ok.stdout, `verified ${sessionId}: 20 events, 9 decisions`)
+        assert.include(ok.stdout, `verified ${sessionId}: 31 events, 15 decisions`)
 
-        const folded = yield* weft(["replay", sessionId, "--until", "11"], { home })
-        assert.include(folded.stdout, `at seq 11`)
+        const tree = yield* weft(["sessions", "tree", sessionId], { home })
+        assert.strictEqual(tree.code, 0, tree.stderr)
+        assert.match(tree.stdout, /^main +main +completed +4 turns/m)
+        assert.match(tree.stdout, /^ {2}main\/1 +explore +completed +2 turns/m)
+        const agentOnly = yield* weft(["sessions", "show", sessionId, "--agent", "main/1"], { home })
+        const agentLines = agentOnly.stdout.trim().split("\n")
+        assert.strictEqual(agentLines.length, 8)
+        assert.isTrue(agentLines.every((l) => / main\/1 /.test(l)), agentOnly.stdout)
+
+        const folded = yield* weft(["replay", sessionId, "--until", "22"], { home })
+        assert.include(folded.stdout, `at seq 22`)
         assert.include(folded.stdout, `transcript (5 messages):`)
 
-        // A decision the kernel would not make: the third request asks for other max_tokens.
+        // A decision the kernel would not make: main's second request asks for other max_tokens.
         const lines = (yield* fs.readFileString(`${folder}/${file}`)).split("\n")
-        lines[11] = lines[11]!.replace(`"maxTokens":8192`, `"maxTokens":100`)
+        lines[17] = lines[17]!.replace(`"maxTokens":8192`, `"maxTokens":100`)
         yield* fs.writeFileString(`${folder}/${file}`, lines.join("\n"))
         const diverged = yield* weft(["replay", sessionId, "--verify"], { home })
-        assertOneLineError(diverged, "diverged at seq 12 (agent main)")
+        assertOneLineError(diverged, "diverged at seq 18 (agent main)")
         const json = yield* weft(["replay", sessionId, "--verify", "--json"], { home })
         assert.strictEqual(json.code, 1)
         const report = JSON.parse(json.stdout.trim())
         assert.strictEqual(report.verified, false)
-        assert.strictEqual(report.seq, 12)
+        assert.strictEqual(report.seq, 18)
         assert.include(report.expected, `"maxTokens":100`)
         assert.include(report.actual, `"maxTokens":8192`)
         yield* fs.remove(project, { recursive: true })

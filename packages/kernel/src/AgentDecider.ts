@@ -8,7 +8,18 @@
  */
 import type { AgentState, Call } from "./AgentState.js"
 import { isResolved, messageCount } from "./AgentState.js"
-import { ModelRequested, TurnCompleted } from "./Events.js"
+import { ModelRequested, SubagentSpawned, TurnCompleted } from "./Events.js"
+import type { JsonObject } from "./Json.js"
+
+/** The name of the tool that delegates to a subagent. */
+export const TASK = "task"
+
+const field = (input: unknown, key: string): string => {
+  const value = input !== null && typeof input === "object" && !Array.isArray(input)
+    ? (input as JsonObject)[key]
+    : undefined
+  return typeof value === "string" ? value : ""
+}
 
 export type Intent =
   /** Record the request, then call the model with the transcript. */
@@ -19,6 +30,8 @@ export type Intent =
   | { readonly _tag: "AskUser"; readonly calls: ReadonlyArray<Call> }
   /** Run the allowed calls: read-only ones together, the others one at a time in the order asked. */
   | { readonly _tag: "RunTools"; readonly calls: ReadonlyArray<Call> }
+  /** Record a subagent for each allowed `task` call, then run them (a few at a time). */
+  | { readonly _tag: "SpawnSubagents"; readonly decisions: ReadonlyArray<SubagentSpawned> }
   /** Record the end of the turn. */
   | { readonly _tag: "CompleteTurn"; readonly decision: TurnCompleted }
 
@@ -29,6 +42,13 @@ export const decide = (state: AgentState): ReadonlyArray<Intent> => {
   if (config === null || state.status !== "working") return []
   const response = state.lastResponse
   if (response === null || (!response.failed && state.calls.length > 0 && state.calls.every(isResolved))) {
+    // A subagent that has used its turns stops here; its parent hears `max_turns`.
+    if (config.maxTurns !== null && state.requests >= config.maxTurns) {
+      return [{
+        _tag: "CompleteTurn",
+        decision: new TurnCompleted({ turn: state.turn, stopReason: null, digest: state.digest }, true)
+      }]
+    }
     return [{
       _tag: "RequestModel",
       // Built by this pure code from already-validated state, so not validated again (it is on every
@@ -53,5 +73,25 @@ export const decide = (state: AgentState): ReadonlyArray<Intent> => {
   if (pending.length > 0) return [{ _tag: "CheckPermissions", calls: pending }]
   const asking = state.calls.filter((call) => call.permission === "asking")
   if (asking.length > 0) return [{ _tag: "AskUser", calls: asking }]
-  return [{ _tag: "RunTools", calls: state.calls.filter((call) => call.permission === "allowed" && !isResolved(call)) }]
+  const due = state.calls.filter((call) => call.permission === "allowed" && !isResolved(call))
+  const tasks = due.filter((call) => call.name === TASK && call.child === undefined)
+  const tools = due.filter((call) => call.name !== TASK)
+  const intents: Array<Intent> = []
+  if (tools.length > 0) intents.push({ _tag: "RunTools", calls: tools })
+  if (tasks.length > 0) {
+    intents.push({
+      _tag: "SpawnSubagents",
+      decisions: tasks.map((call, i) =>
+        new SubagentSpawned({
+          toolUseId: call.id,
+          childAgentId: `${state.agentId}/${state.spawned + i + 1}`,
+          agentType: field(call.input, "agent_type"),
+          description: field(call.input, "description"),
+          prompt: field(call.input, "prompt"),
+          budgetTokens: null
+        }, true)
+      )
+    })
+  }
+  return intents
 }

@@ -9,15 +9,16 @@
  * that never finished is answered to the model as interrupted when the session goes on.
  */
 import { FileSystem, Path } from "@effect/platform"
-import { Clock, Context, Effect, Either, Layer, ParseResult, Ref, Schema, Stream } from "effect"
+import { Cause, Clock, Context, Effect, Either, Exit, Layer, ParseResult, Ref, Schema, Stream } from "effect"
 import type { Intent } from "./AgentDecider.js"
-import { decide } from "./AgentDecider.js"
+import { decide, TASK } from "./AgentDecider.js"
 import type { AgentState, Call } from "./AgentState.js"
 import * as AgentState_ from "./AgentState.js"
+import * as AgentTypes from "./AgentTypes.js"
 import type { Envelope } from "./Envelope.js"
 import type { EventLogError } from "./EventLog.js"
 import { EventLog } from "./EventLog.js"
-import type { AnyEvent, SettingSource } from "./Events.js"
+import type { AnyEvent, SettingSource, SubagentSpawned } from "./Events.js"
 import {
   FileSnapshotted,
   ModelFailed,
@@ -26,6 +27,7 @@ import {
   PermissionDecided,
   SessionEnded,
   SessionStarted,
+  SubagentCompleted,
   ToolCallCompleted,
   UserMessageReceived
 } from "./Events.js"
@@ -46,6 +48,9 @@ export const DEFAULT_SYSTEM_PROMPT = [
   "Use the tools to read, search, edit and run things; prefer small, verifiable steps.",
   "When you are done, answer briefly with what you did."
 ].join("\n")
+
+/** Subagents of one response that run at once. */
+export const MAX_CONCURRENT_SUBAGENTS = 4
 
 export interface StartOptions {
   readonly sessionId?: string
@@ -147,9 +152,10 @@ export const make = (options: Options = {}) =>
               const tool = toolNamed(name)
               return tool === undefined ? [] : [Tool.definition(tool)]
             })
+            const type = state.config!.agentType === null ? undefined : AgentTypes.find(state.config!.agentType)
             const answer = yield* Effect.either(model.create({
               model: decision.decision.model,
-              system: systemPrompt,
+              system: type === undefined ? systemPrompt : type.prompt,
               messages: AgentState_.transcript(state),
               tools: offered,
               max_tokens: decision.decision.maxTokens
@@ -193,12 +199,25 @@ export const make = (options: Options = {}) =>
             })
           ])
 
-        const prepare = (call: Call) => {
-          const tool = toolNamed(call.name)
+        const prepare = (call: Call, state: AgentState) => {
+          const config = state.config!
+          if (call.name === TASK) {
+            if (!config.tools.includes(TASK)) {
+              return Either.left(
+                `task: ${state.agentId} is at the delegation depth limit (maxDepth ${config.maxDepth}); ` +
+                  "do this work yourself"
+              )
+            }
+            const type = (call.input as Record<string, unknown> | null)?.["agent_type"]
+            if (typeof type === "string" && AgentTypes.find(type) === undefined) {
+              return Either.left(
+                `task: unknown agent type "${type}"; available: ${AgentTypes.builtins.map((t) => t.name).join(", ")}`
+              )
+            }
+          }
+          const tool = config.tools.includes(call.name) ? toolNamed(call.name) : undefined
           if (tool === undefined) {
-            return Either.left(
-              `No tool named "${call.name}". Available: ${registry.tools.map((t) => t.name).join(", ")}.`
-            )
+            return Either.left(`No tool named "${call.name}". Available: ${config.tools.join(", ")}.`)
           }
           return Schema.decodeUnknownEither(tool.input)(call.input).pipe(
             Either.map((input) => ({ tool, input })),
@@ -209,10 +228,10 @@ export const make = (options: Options = {}) =>
         const checkPermissions = (calls: ReadonlyArray<Call>) =>
           Effect.forEach(calls, (call) =>
             Effect.gen(function*() {
-              const prepared = prepare(call)
+              const state = yield* Ref.get(stateRef)
+              const prepared = prepare(call, state)
               if (Either.isLeft(prepared)) return yield* refuse(call, prepared.left)
               const { input, tool } = prepared.right
-              const state = yield* Ref.get(stateRef)
               const request = tool.permission(input)
               const decision = yield* policy.check(request, {
                 cwd: state.config!.cwd,
@@ -234,10 +253,10 @@ export const make = (options: Options = {}) =>
         const askUser = (calls: ReadonlyArray<Call>) =>
           Effect.forEach(calls, (call) =>
             Effect.gen(function*() {
-              const prepared = prepare(call)
+              const state = yield* Ref.get(stateRef)
+              const prepared = prepare(call, state)
               if (Either.isLeft(prepared)) return yield* refuse(call, prepared.left)
               const { input, tool } = prepared.right
-              const state = yield* Ref.get(stateRef)
               const request = tool.permission(input)
               const decision = yield* policy.check(request, {
                 cwd: state.config!.cwd,
@@ -262,10 +281,10 @@ export const make = (options: Options = {}) =>
 
         const runOne = (call: Call) =>
           Effect.gen(function*() {
-            const prepared = prepare(call)
+            const state = yield* Ref.get(stateRef)
+            const prepared = prepare(call, state)
             if (Either.isLeft(prepared)) return yield* refuse(call, prepared.left)
             const { input, tool } = prepared.right
-            const state = yield* Ref.get(stateRef)
             const cwd = state.config!.cwd
             const started = yield* Clock.currentTimeMillis
             const snapshot = (file: string) =>
@@ -347,8 +366,73 @@ export const make = (options: Options = {}) =>
               return runTools(intent.calls)
             case "CompleteTurn":
               return record([intent.decision])
+            case "SpawnSubagents":
+              return spawnSubagents(intent.decisions)
           }
         }
+
+        /**
+         * Runs each subagent as a fiber of this turn (so interrupting the turn interrupts them), at most
+         * MAX_CONCURRENT_SUBAGENTS at once. However a child ends — done, failed, out of turns, interrupted —
+         * its parent records a SubagentCompleted for it: a child's failure is never the parent's.
+         */
+        const spawnSubagents = (decisions: ReadonlyArray<SubagentSpawned>) =>
+          Effect.gen(function*() {
+            const spawned = yield* record(decisions)
+            const parent = yield* Ref.get(stateRef)
+            yield* Effect.forEach(
+              decisions,
+              (decision, i) =>
+                runChild(parent, decision, spawned[i]!.id),
+              { concurrency: MAX_CONCURRENT_SUBAGENTS, discard: true }
+            )
+          })
+
+        const completed = (
+          decision: SubagentSpawned,
+          outcome: SubagentCompleted["outcome"],
+          summary: string,
+          state: AgentState,
+          durationMs: number
+        ) =>
+          new SubagentCompleted({
+            toolUseId: decision.toolUseId,
+            childAgentId: decision.childAgentId,
+            outcome,
+            summary,
+            turns: state.requests,
+            usage: state.usage,
+            durationMs,
+            filesModified: state.filesModified
+          })
+
+        const runChild = (parent: AgentState, decision: SubagentSpawned, spawnedId: string) =>
+          Effect.gen(function*() {
+            const started = yield* Clock.currentTimeMillis
+            const child = yield* session(sessionId, { ...AgentState_.spawn(parent, decision), lastEventId: spawnedId })
+            const ended = yield* Effect.exit(child.send(decision.prompt)).pipe(
+              Effect.onInterrupt(() =>
+                child.state.pipe(
+                  Effect.flatMap((state) =>
+                    record([completed(decision, "interrupted", "interrupted before it finished", state, 0)])
+                  ),
+                  Effect.ignore
+                )
+              )
+            )
+            const state = yield* child.state
+            const durationMs = Math.max(0, (yield* Clock.currentTimeMillis) - started)
+            const limit = state.config?.maxTurns ?? null
+            const outcome: SubagentCompleted["outcome"] = Exit.isFailure(ended) || ended.value.error !== undefined
+              ? "failed"
+              : limit !== null && state.requests >= limit && state.lastResponse?.stopReason === "tool_use"
+              ? "max_turns"
+              : "completed"
+            const summary = Exit.isFailure(ended)
+              ? `the subagent failed: ${Cause.pretty(ended.cause).split("\n")[0]}`
+              : ended.value.error ?? ended.value.text
+            yield* record([completed(decision, outcome, summary, state, durationMs)])
+          })
 
         const drive: Effect.Effect<void, EventLogError> = Effect.gen(function*() {
           for (;;) {
@@ -378,9 +462,7 @@ export const make = (options: Options = {}) =>
               ...(failed ? { error: state.lastResponse?.error ?? "the model request failed" } : {})
             } satisfies TurnResult
           }).pipe(
-            Effect.onInterrupt(() =>
-              record([new SessionEnded({ reason: "interrupted" })]).pipe(Effect.ignore)
-            )
+            Effect.onInterrupt(() => record([new SessionEnded({ reason: "interrupted" })]).pipe(Effect.ignore))
           )
 
         return {

@@ -7,8 +7,9 @@
  * the order the tools were asked for, followed by whatever the user says next.
  */
 import { createHash } from "node:crypto"
+import * as AgentTypes from "./AgentTypes.js"
 import type { Envelope } from "./Envelope.js"
-import type { AnyEvent } from "./Events.js"
+import type { AnyEvent, SubagentCompleted, SubagentSpawned } from "./Events.js"
 import { isObservation } from "./Events.js"
 import type { Json, JsonObject } from "./Json.js"
 import type { MessageParam, StopReason, ToolResultBlock, Usage, UserBlock, UserMessageParam } from "./Messages.js"
@@ -28,6 +29,11 @@ export interface Config {
     { readonly behavior: "allow" | "ask" | "deny"; readonly rule: string; readonly layer: string }
   >
   readonly mode: "default" | "acceptEdits" | "plan" | "bypassPermissions"
+  /** How deep delegation may go: an agent at this depth is not offered the task tool. */
+  readonly maxDepth: number
+  /** For a subagent: its type (`explore`, `code`, …) and how many model requests it may make. */
+  readonly agentType: string | null
+  readonly maxTurns: number | null
 }
 
 export type Permission = "pending" | "asking" | "allowed" | "denied"
@@ -39,6 +45,8 @@ export interface Call {
   readonly permission: Permission
   /** Why it was denied, for the model. */
   readonly denial?: string
+  /** For a `task` call: the subagent it spawned. */
+  readonly child?: string
   readonly result?: { readonly content: string | ReadonlyArray<UserBlock>; readonly isError: boolean }
 }
 
@@ -70,6 +78,10 @@ export interface AgentState {
     | null
   /** Rules granted for the rest of the session by `allow_session` answers. */
   readonly grants: ReadonlyArray<string>
+  /** Subagents spawned so far: the next is `<agentId>/<spawned + 1>`. */
+  readonly spawned: number
+  /** Files this agent's tools changed, first change first. */
+  readonly filesModified: ReadonlyArray<string>
   readonly usage: Usage
   /** A running digest of every observation folded, which decisions carry. */
   readonly digest: string
@@ -88,6 +100,8 @@ export const initial = (agentId: string): AgentState => ({
   calls: [],
   lastResponse: null,
   grants: [],
+  spawned: 0,
+  filesModified: [],
   usage: emptyUsage,
   digest: "0",
   lastEventId: null,
@@ -200,7 +214,10 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
           cwd: event.cwd,
           home: event.home ?? null,
           rules: event.rules ?? [],
-          mode: event.mode ?? "default"
+          mode: event.mode ?? "default",
+          maxDepth: event.maxDepth,
+          agentType: null,
+          maxTurns: null
         }
       }
     case "UserMessageReceived": {
@@ -269,10 +286,32 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
         : answered
     }
     case "ToolCallCompleted":
+      return updateCall(
+        {
+          ...base,
+          filesModified: event.files === undefined
+            ? state.filesModified
+            : [
+              ...state.filesModified,
+              ...event.files.map((f) => f.path).filter((p) => !state.filesModified.includes(p))
+            ]
+        },
+        event.toolUseId,
+        (call) => ({
+          ...call,
+          permission: call.permission === "denied" ? "denied" : "allowed",
+          result: { content: event.content, isError: event.isError }
+        })
+      )
+    case "SubagentSpawned":
+      return {
+        ...updateCall(base, event.toolUseId, (call) => ({ ...call, child: event.childAgentId })),
+        spawned: state.spawned + 1
+      }
+    case "SubagentCompleted":
       return updateCall(base, event.toolUseId, (call) => ({
         ...call,
-        permission: call.permission === "denied" ? "denied" : "allowed",
-        result: { content: event.content, isError: event.isError }
+        result: { content: subagentResult(event), isError: event.outcome !== "completed" }
       }))
     case "TurnCompleted":
       return { ...base, status: "idle" }
@@ -283,8 +322,58 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
   }
 }
 
+/** What the parent's model reads when a subagent is done: a structured result, as JSON. */
+export const subagentResult = (event: SubagentCompleted): string =>
+  JSON.stringify({
+    agent: event.childAgentId,
+    outcome: event.outcome,
+    summary: event.summary,
+    turns: event.turns,
+    tokens: event.usage.input_tokens + event.usage.output_tokens + event.usage.cache_creation_input_tokens +
+      event.usage.cache_read_input_tokens,
+    durationMs: event.durationMs,
+    filesModified: event.filesModified
+  })
+
+/**
+ * A subagent's state when it is spawned: its parent's project, settings, rules and limits,
+ * its type's tools (without `task` once it is as deep as delegation may go) and turn limit.
+ */
+export const spawn = (parent: AgentState, event: SubagentSpawned): AgentState => {
+  const config = parent.config
+  if (config === null) return initial(event.childAgentId)
+  const type = AgentTypes.find(event.agentType)
+  const atLimit = AgentTypes.depthOf(event.childAgentId) >= config.maxDepth
+  const tools = (type?.tools ?? []).filter((tool) => !(atLimit && tool === "task") && config.tools.includes(tool))
+  return {
+    ...initial(event.childAgentId),
+    config: {
+      ...config,
+      model: type?.model ?? config.model,
+      tools,
+      agentType: event.agentType,
+      maxTurns: type?.maxTurns ?? null
+    }
+  }
+}
+
+/** Folds one event of a session with several agents: a spawn starts the child's state. */
+export const evolveAll = (states: Map<string, AgentState>, envelope: Envelope): Map<string, AgentState> => {
+  const before = states.get(envelope.agentId) ?? initial(envelope.agentId)
+  const after = evolve(before, envelope)
+  states.set(envelope.agentId, after)
+  if (envelope.event._tag === "SubagentSpawned") states.set(envelope.event.childAgentId, spawn(after, envelope.event))
+  return states
+}
+
 /** The state after every event of `agentId` in `envelopes` (folded onto `from`, by default the initial state). */
 export const fold = (envelopes: Iterable<Envelope>, agentId = "main", from?: AgentState): AgentState => {
+  if (from === undefined && agentId !== "main") {
+    // A subagent's state starts at its parent's spawn: fold the whole session.
+    const states = new Map<string, AgentState>()
+    for (const envelope of envelopes) evolveAll(states, envelope)
+    return states.get(agentId) ?? initial(agentId)
+  }
   let state = from ?? initial(agentId)
   for (const envelope of envelopes) if (envelope.agentId === agentId) state = evolve(state, envelope)
   return state

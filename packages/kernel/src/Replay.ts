@@ -90,6 +90,8 @@ const describeIntents = (intents: ReadonlyArray<Intent>): string => {
       case "RequestModel":
       case "CompleteTurn":
         return describeEvent(intent.decision)
+      case "SpawnSubagents":
+        return intent.decisions.map(describeEvent).join("; ")
       default:
         return `${intent._tag} for ${intent.calls.map((c) => c.id).join(", ")}`
     }
@@ -139,9 +141,25 @@ export const makeVerifier = (sessionId: string, options: VerifyOptions = {}) => 
         }
         return undefined
       }
-      case "SubagentSpawned":
+      case "SubagentSpawned": {
+        decisions++
+        const intents = decide(state)
+        const spawn = intents.find((i) => i._tag === "SpawnSubagents")
+        const computed = spawn?._tag === "SpawnSubagents"
+          ? spawn.decisions.find((d) => d.toolUseId === event.toolUseId)
+          : undefined
+        return computed !== undefined && canonical(computed) === canonical(event)
+          ? undefined
+          : diverge(envelope, describeIntents(intents))
+      }
+      case "SubagentCompleted": {
+        const call = state.calls.find((c) => c.id === event.toolUseId)
+        return call?.child === event.childAgentId && call.result === undefined
+          ? undefined
+          : diverge(envelope, `no subagent ${event.childAgentId} is running for ${event.toolUseId}`)
+      }
       case "BudgetExhausted":
-        // Delegation decisions are verified once the kernel makes them.
+        // Budget decisions are verified once the kernel makes them.
         decisions++
         return undefined
       case "ModelResponded":
@@ -174,7 +192,7 @@ export const makeVerifier = (sessionId: string, options: VerifyOptions = {}) => 
       const state = states.get(envelope.agentId) ?? AgentState_.initial(envelope.agentId)
       const divergence = check(state, envelope)
       if (divergence !== undefined) return divergence
-      states.set(envelope.agentId, AgentState_.evolve(state, envelope))
+      AgentState_.evolveAll(states, envelope)
       return undefined
     },
     report: (): VerifyReport => ({ events, decisions, agents: [...states.keys()] }),

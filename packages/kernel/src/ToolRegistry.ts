@@ -6,8 +6,8 @@
  * `decodeInput` is how a call's input meets a tool's Schema: input the Schema rejects becomes
  * a `ToolError` the model reads (one line naming each bad field), never a crash.
  *
- * `layerBuiltins` holds read, write, edit, glob, grep and bash; `builtins` gives the same tools
- * to combine with others (`layer([...builtins, task, memory])`).
+ * `layerBuiltins` holds read, write, edit, glob, grep, bash and task (delegation to subagents);
+ * `builtins` gives the same tools to combine with others (`layer([...builtins, memory])`).
  */
 import type { CommandExecutor, FileSystem, Path } from "@effect/platform"
 import { Context, Effect, Layer, Option, ParseResult, Schema } from "effect"
@@ -17,6 +17,7 @@ import * as Edit from "./tools/Edit.js"
 import * as Glob from "./tools/Glob.js"
 import * as Grep from "./tools/Grep.js"
 import * as Read from "./tools/Read.js"
+import * as Task from "./tools/Task.js"
 import * as Write from "./tools/Write.js"
 
 /** A tool as the Messages API wants it: name, description, `input_schema`. */
@@ -56,7 +57,9 @@ export const builtins: Effect.Effect<
   ReadonlyArray<Tool.Tool>,
   never,
   FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor
-> = Effect.all([Read.make, Write.make, Edit.make, Glob.make, Grep.make, Bash.make])
+> = Effect.all([Read.make, Write.make, Edit.make, Glob.make, Grep.make, Bash.make]).pipe(
+  Effect.map((tools): ReadonlyArray<Tool.Tool> => [...tools, Task.make()])
+)
 
 export const layerBuiltins: Layer.Layer<
   ToolRegistry,

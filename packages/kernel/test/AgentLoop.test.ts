@@ -115,7 +115,7 @@ describe("AgentLoop", () => {
       const results = second!.messages[2]!
       assert.strictEqual(results.role, "user")
       assert.strictEqual((results.content[0] as { type: string; tool_use_id: string }).tool_use_id, "g1")
-      assert.deepStrictEqual(first!.tools.map((t) => t.name), ["read", "write", "edit", "glob", "grep", "bash"])
+      assert.deepStrictEqual(first!.tools.map((t) => t.name), ["read", "write", "edit", "glob", "grep", "bash", "task"])
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped("read-only calls run concurrently, mutating ones one at a time in order; results go back in the order asked", () =>

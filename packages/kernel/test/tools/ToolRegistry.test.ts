@@ -16,7 +16,7 @@ const echo = (name: string) =>
 
 describe("ToolRegistry", () => {
   it.layer(layerBuiltins.pipe(Layer.provideMerge(NodeContext.layer)))((it) => {
-    it.effect("holds the six builtins in a fixed order", () =>
+    it.effect("holds the seven builtins in a fixed order, task last", () =>
       Effect.gen(function*() {
         const registry = yield* ToolRegistry
         assert.deepStrictEqual(registry.tools.map((tool) => tool.name), [
@@ -25,7 +25,8 @@ describe("ToolRegistry", () => {
           "edit",
           "glob",
           "grep",
-          "bash"
+          "bash",
+          "task"
         ])
       }))
 
@@ -42,7 +43,8 @@ describe("ToolRegistry", () => {
           edit: ["path", "old_string", "new_string"],
           glob: ["pattern"],
           grep: ["pattern"],
-          bash: ["command"]
+          bash: ["command"],
+          task: ["agent_type", "description", "prompt"]
         }
         for (const definition of registry.definitions) {
           const schema = definition.input_schema as {
