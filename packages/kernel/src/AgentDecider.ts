@@ -7,8 +7,15 @@
  * in the interpreter.
  */
 import type { AgentState, Call } from "./AgentState.js"
-import { isResolved, messageCount } from "./AgentState.js"
-import { ModelRequested, SubagentSpawned, TurnCompleted } from "./Events.js"
+import { estimateInput, isResolved, messageCount, remaining } from "./AgentState.js"
+
+/** Of what is left when subagents are spawned, the share a parent keeps to finish its own work. */
+export const PARENT_RESERVE = 0.25
+
+/** Each new subagent's slice of the budget: what is left, less the parent's reserve, shared equally. */
+export const slices = (left: number | null, count: number): number | null =>
+  left === null ? null : Math.floor((left - Math.ceil(left * PARENT_RESERVE)) / count)
+import { BudgetExhausted, ModelRequested, SubagentSpawned, TurnCompleted } from "./Events.js"
 import type { JsonObject } from "./Json.js"
 
 /** The name of the tool that delegates to a subagent. */
@@ -34,6 +41,8 @@ export type Intent =
   | { readonly _tag: "SpawnSubagents"; readonly decisions: ReadonlyArray<SubagentSpawned> }
   /** Record the end of the turn. */
   | { readonly _tag: "CompleteTurn"; readonly decision: TurnCompleted }
+  /** Record that the next request does not fit what is left of the budget: the agent stops here. */
+  | { readonly _tag: "ExhaustBudget"; readonly decision: BudgetExhausted }
 
 export const requestId = (state: AgentState): string => `${state.agentId}:${state.requests + 1}`
 
@@ -49,6 +58,24 @@ export const decide = (state: AgentState): ReadonlyArray<Intent> => {
         decision: new TurnCompleted({ turn: state.turn, stopReason: null, digest: state.digest }, true)
       }]
     }
+    if (state.budget.exhausted) {
+      return [{
+        _tag: "CompleteTurn",
+        decision: new TurnCompleted({ turn: state.turn, stopReason: null, digest: state.digest }, true)
+      }]
+    }
+    const left = remaining(state.budget)
+    const input = estimateInput(state)
+    if (left !== null && input >= left) {
+      return [{
+        _tag: "ExhaustBudget",
+        decision: new BudgetExhausted({
+          limitTokens: state.budget.limit!,
+          usedTokens: state.budget.used + state.budget.reserved,
+          neededTokens: input
+        }, true)
+      }]
+    }
     return [{
       _tag: "RequestModel",
       // Built by this pure code from already-validated state, so not validated again (it is on every
@@ -56,7 +83,8 @@ export const decide = (state: AgentState): ReadonlyArray<Intent> => {
       decision: new ModelRequested({
         requestId: requestId(state),
         model: config.model,
-        maxTokens: config.maxTokens,
+        // Output is capped to what the budget has left after the (over-)estimated input.
+        maxTokens: left === null ? config.maxTokens : Math.min(config.maxTokens, left - input),
         tools: config.tools,
         messageCount: messageCount(state),
         digest: state.digest
@@ -79,6 +107,14 @@ export const decide = (state: AgentState): ReadonlyArray<Intent> => {
   const intents: Array<Intent> = []
   if (tools.length > 0) intents.push({ _tag: "RunTools", calls: tools })
   if (tasks.length > 0) {
+    // One response's subagents share the budget as it stood before any of them was spawned, so the
+    // slices come out the same whether the spawns are decided together (live) or one by one (replay).
+    const batch = state.calls.filter((call) =>
+      call.name === TASK && (call.child !== undefined || (call.permission === "allowed" && !isResolved(call)))
+    )
+    const held = batch.reduce((sum, call) => sum + (call.reserved ?? 0), 0)
+    const left = remaining(state.budget)
+    const slice = slices(left === null ? null : left + held, batch.length)
     intents.push({
       _tag: "SpawnSubagents",
       decisions: tasks.map((call, i) =>
@@ -88,7 +124,7 @@ export const decide = (state: AgentState): ReadonlyArray<Intent> => {
           agentType: field(call.input, "agent_type"),
           description: field(call.input, "description"),
           prompt: field(call.input, "prompt"),
-          budgetTokens: null
+          budgetTokens: slice
         }, true)
       )
     })

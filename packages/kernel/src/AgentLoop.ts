@@ -365,6 +365,7 @@ export const make = (options: Options = {}) =>
             case "RunTools":
               return runTools(intent.calls)
             case "CompleteTurn":
+            case "ExhaustBudget":
               return record([intent.decision])
             case "SpawnSubagents":
               return spawnSubagents(intent.decisions)
@@ -401,7 +402,7 @@ export const make = (options: Options = {}) =>
             outcome,
             summary,
             turns: state.requests,
-            usage: state.usage,
+            usage: state.treeUsage,
             durationMs,
             filesModified: state.filesModified
           })
@@ -423,7 +424,9 @@ export const make = (options: Options = {}) =>
             const state = yield* child.state
             const durationMs = Math.max(0, (yield* Clock.currentTimeMillis) - started)
             const limit = state.config?.maxTurns ?? null
-            const outcome: SubagentCompleted["outcome"] = Exit.isFailure(ended) || ended.value.error !== undefined
+            const outcome: SubagentCompleted["outcome"] = state.budget.exhausted
+              ? "budget_exhausted"
+              : Exit.isFailure(ended) || ended.value.error !== undefined
               ? "failed"
               : limit !== null && state.requests >= limit && state.lastResponse?.stopReason === "tool_use"
               ? "max_turns"
@@ -459,7 +462,11 @@ export const make = (options: Options = {}) =>
               turn: state.turn,
               stopReason: state.lastResponse?.stopReason ?? null,
               text: AgentState_.lastText(state),
-              ...(failed ? { error: state.lastResponse?.error ?? "the model request failed" } : {})
+              ...(state.budget.exhausted
+                ? { error: `the token budget is exhausted (${state.budget.used} of ${state.budget.limit} used)` }
+                : failed
+                ? { error: state.lastResponse?.error ?? "the model request failed" }
+                : {})
             } satisfies TurnResult
           }).pipe(
             Effect.onInterrupt(() => record([new SessionEnded({ reason: "interrupted" })]).pipe(Effect.ignore))

@@ -45,8 +45,9 @@ export interface Call {
   readonly permission: Permission
   /** Why it was denied, for the model. */
   readonly denial?: string
-  /** For a `task` call: the subagent it spawned. */
+  /** For a `task` call: the subagent it spawned, and the tokens reserved for it. */
   readonly child?: string
+  readonly reserved?: number
   readonly result?: { readonly content: string | ReadonlyArray<UserBlock>; readonly isError: boolean }
 }
 
@@ -83,11 +84,47 @@ export interface AgentState {
   /** Files this agent's tools changed, first change first. */
   readonly filesModified: ReadonlyArray<string>
   readonly usage: Usage
+  /** Its own usage and that of its finished subagents: what its parent is told it spent. */
+  readonly treeUsage: Usage
+  readonly budget: Budget
   /** A running digest of every observation folded, which decisions carry. */
   readonly digest: string
   readonly lastEventId: string | null
   readonly lastSeq: number
 }
+
+/**
+ * Tokens an agent may spend — on its own requests and its subagents' — and what is spent. A
+ * spawn reserves a slice of what is left for the child; the child's actual spend is charged
+ * when it completes and the slice is released. So however subagents nest and interleave, a
+ * tree never spends more than its root's limit.
+ */
+export interface Budget {
+  /** Null: no limit. */
+  readonly limit: number | null
+  readonly used: number
+  /** Held for subagents still running. */
+  readonly reserved: number
+  /** Set once a request did not fit: the agent takes no more turns. */
+  readonly exhausted: boolean
+}
+
+/** Tokens a response costs against a budget: input, output, and cache writes and reads (weight 1). */
+export const charge = (usage: Usage): number =>
+  usage.input_tokens + usage.output_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
+
+/** Tokens allowed for what a request carries besides the transcript: the system prompt and tool definitions. */
+export const REQUEST_OVERHEAD_TOKENS = 2000
+
+/** A deliberately high estimate of a request's input tokens: three characters a token, plus the overhead. */
+export const estimateInput = (state: AgentState): number => {
+  const pending = state.calls.length === 0 ? 0 : JSON.stringify(state.calls.map(resultBlock)).length
+  return Math.ceil(((state.history?.chars ?? 0) + pending) / 3) + REQUEST_OVERHEAD_TOKENS
+}
+
+/** Tokens left to this agent for its own requests and new subagents. */
+export const remaining = (budget: Budget): number | null =>
+  budget.limit === null ? null : Math.max(0, budget.limit - budget.used - budget.reserved)
 
 export const initial = (agentId: string): AgentState => ({
   agentId,
@@ -103,6 +140,8 @@ export const initial = (agentId: string): AgentState => ({
   spawned: 0,
   filesModified: [],
   usage: emptyUsage,
+  treeUsage: emptyUsage,
+  budget: { limit: null, used: 0, reserved: 0, exhausted: false },
   digest: "0",
   lastEventId: null,
   lastSeq: 0
@@ -137,18 +176,25 @@ export interface History {
   readonly message: MessageParam
   readonly previous: History | null
   readonly length: number
+  /** The size of the transcript up to here, as JSON: what a request's input is estimated from. */
+  readonly chars: number
 }
 
 const push = (history: History | null, message: MessageParam): History => ({
   message,
   previous: history,
-  length: (history?.length ?? 0) + 1
+  length: (history?.length ?? 0) + 1,
+  chars: (history?.chars ?? 0) + JSON.stringify(message).length + 1
 })
 
 const appendUser = (history: History | null, content: UserMessageParam["content"]): History => {
   // Roles must alternate: content for the user after tool results joins their message.
   if (history !== null && history.message.role === "user") {
-    return { ...history, message: { role: "user", content: [...history.message.content, ...content] } }
+    return {
+      ...history,
+      message: { role: "user", content: [...history.message.content, ...content] },
+      chars: history.chars + JSON.stringify(content).length
+    }
   }
   return push(history, { role: "user", content })
 }
@@ -218,7 +264,8 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
           maxDepth: event.maxDepth,
           agentType: null,
           maxTurns: null
-        }
+        },
+        budget: { ...state.budget, limit: event.budgetTokens }
       }
     case "UserMessageReceived": {
       // Calls left unanswered by an interruption are answered as interrupted, so the transcript stays valid.
@@ -256,7 +303,9 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
         pendingRequestId: null,
         status: "working",
         lastResponse: { stopReason: event.stopReason, failed: false },
-        usage: addUsage(state.usage, event.usage)
+        usage: addUsage(state.usage, event.usage),
+        treeUsage: addUsage(state.treeUsage, event.usage),
+        budget: { ...state.budget, used: state.budget.used + charge(event.usage) }
       }
     }
     case "ModelFailed":
@@ -305,14 +354,31 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
       )
     case "SubagentSpawned":
       return {
-        ...updateCall(base, event.toolUseId, (call) => ({ ...call, child: event.childAgentId })),
-        spawned: state.spawned + 1
+        ...updateCall(
+          base,
+          event.toolUseId,
+          (call) => ({ ...call, child: event.childAgentId, reserved: event.budgetTokens ?? 0 })
+        ),
+        spawned: state.spawned + 1,
+        budget: { ...state.budget, reserved: state.budget.reserved + (event.budgetTokens ?? 0) }
       }
-    case "SubagentCompleted":
-      return updateCall(base, event.toolUseId, (call) => ({
-        ...call,
-        result: { content: subagentResult(event), isError: event.outcome !== "completed" }
-      }))
+    case "SubagentCompleted": {
+      const reserved = state.calls.find((call) => call.id === event.toolUseId)?.reserved ?? 0
+      return {
+        ...updateCall(base, event.toolUseId, (call) => ({
+          ...call,
+          result: { content: subagentResult(event), isError: event.outcome !== "completed" }
+        })),
+        treeUsage: addUsage(state.treeUsage, event.usage),
+        budget: {
+          ...state.budget,
+          used: state.budget.used + charge(event.usage),
+          reserved: Math.max(0, state.budget.reserved - reserved)
+        }
+      }
+    }
+    case "BudgetExhausted":
+      return { ...base, budget: { ...state.budget, exhausted: true } }
     case "TurnCompleted":
       return { ...base, status: "idle" }
     case "SessionEnded":
@@ -353,7 +419,8 @@ export const spawn = (parent: AgentState, event: SubagentSpawned): AgentState =>
       tools,
       agentType: event.agentType,
       maxTurns: type?.maxTurns ?? null
-    }
+    },
+    budget: { limit: event.budgetTokens, used: 0, reserved: 0, exhausted: false }
   }
 }
 

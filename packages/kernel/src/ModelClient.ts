@@ -67,7 +67,8 @@ export const respond = (step: ScriptStep, request: ModelRequest, n: number): Eit
 export const estimateUsage = (request: ModelRequest, content: ModelResponse["content"]): Usage => ({
   ...emptyUsage,
   input_tokens: Math.ceil(JSON.stringify(request.messages).length / 4) + Math.ceil(request.system.length / 4),
-  output_tokens: Math.ceil(JSON.stringify(content).length / 4)
+  // As the API does, output never exceeds the request's max_tokens.
+  output_tokens: Math.min(request.max_tokens, Math.ceil(JSON.stringify(content).length / 4))
 })
 
 export const makeScripted = (steps: ReadonlyArray<ScriptStep>): Effect.Effect<Service> =>

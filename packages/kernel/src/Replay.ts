@@ -89,6 +89,7 @@ const describeIntents = (intents: ReadonlyArray<Intent>): string => {
     switch (intent._tag) {
       case "RequestModel":
       case "CompleteTurn":
+      case "ExhaustBudget":
         return describeEvent(intent.decision)
       case "SpawnSubagents":
         return intent.decisions.map(describeEvent).join("; ")
@@ -158,10 +159,14 @@ export const makeVerifier = (sessionId: string, options: VerifyOptions = {}) => 
           ? undefined
           : diverge(envelope, `no subagent ${event.childAgentId} is running for ${event.toolUseId}`)
       }
-      case "BudgetExhausted":
-        // Budget decisions are verified once the kernel makes them.
+      case "BudgetExhausted": {
         decisions++
-        return undefined
+        const intents = decide(state)
+        const due = intents.find((i) => i._tag === "ExhaustBudget")
+        return due?._tag === "ExhaustBudget" && canonical(due.decision) === canonical(event)
+          ? undefined
+          : diverge(envelope, describeIntents(intents))
+      }
       case "ModelResponded":
       case "ModelFailed":
         return event.requestId === state.pendingRequestId
