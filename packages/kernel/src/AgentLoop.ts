@@ -24,7 +24,6 @@ import {
   ModelFailed,
   ModelResponded,
   PermissionAnswered,
-  PermissionDecided,
   SessionEnded,
   SessionStarted,
   SubagentCompleted,
@@ -36,10 +35,11 @@ import type { JsonObject } from "./Json.js"
 import type { StopReason, UserBlock } from "./Messages.js"
 import { ModelClient } from "./ModelClient.js"
 import { PermissionPolicy } from "./PermissionPolicy.js"
+import * as PermissionPolicy_ from "./PermissionPolicy.js"
 import { PermissionPrompt } from "./PermissionPrompt.js"
 import * as PermissionRule from "./PermissionRule.js"
 import { SnapshotStore } from "./SnapshotStore.js"
-import type { Tool as ToolType, ToolOutput } from "./Tool.js"
+import type { PermissionRequest, Tool as ToolType, ToolOutput } from "./Tool.js"
 import * as Tool from "./Tool.js"
 import { ToolRegistry } from "./ToolRegistry.js"
 
@@ -225,65 +225,67 @@ export const make = (options: Options = {}) =>
           )
         }
 
+        /** What the policy decides for a call now, or — for a call that cannot run — its refusal, recorded. */
+        const judge = <A>(
+          call: Call,
+          then: (judged: {
+            readonly state: AgentState
+            readonly tool: ToolType
+            readonly request: PermissionRequest
+            readonly decision: PermissionPolicy_.Decision
+          }) => Effect.Effect<A, EventLogError>
+        ) =>
+          Effect.gen(function*() {
+            const state = yield* Ref.get(stateRef)
+            const prepared = prepare(call, state)
+            if (Either.isLeft(prepared)) return yield* refuse(call, prepared.left)
+            const { input, tool } = prepared.right
+            const request = tool.permission(input)
+            const decision = yield* policy.check(request, { cwd: state.config!.cwd, sessionRules: sessionRules(state) })
+            return yield* then({ state, tool, request, decision })
+          })
+
         const checkPermissions = (calls: ReadonlyArray<Call>) =>
-          Effect.forEach(calls, (call) =>
-            Effect.gen(function*() {
-              const state = yield* Ref.get(stateRef)
-              const prepared = prepare(call, state)
-              if (Either.isLeft(prepared)) return yield* refuse(call, prepared.left)
-              const { input, tool } = prepared.right
-              const request = tool.permission(input)
-              const decision = yield* policy.check(request, {
-                cwd: state.config!.cwd,
-                sessionRules: sessionRules(state)
-              })
-              yield* record([
-                new PermissionDecided({
-                  toolUseId: call.id,
-                  tool: request.tool,
-                  behavior: decision.behavior,
-                  rule: decision.rule,
-                  layer: decision.layer,
-                  reason: decision.reason,
-                  subject: decision.subject
-                })
-              ])
-            }), { discard: true })
+          Effect.forEach(
+            calls,
+            (call) =>
+              judge(call, ({ decision, request }) =>
+                record([PermissionPolicy_.toEvent(decision, { toolUseId: call.id, tool: request.tool })])),
+            { discard: true }
+          )
 
         const askUser = (calls: ReadonlyArray<Call>) =>
-          Effect.forEach(calls, (call) =>
-            Effect.gen(function*() {
-              const state = yield* Ref.get(stateRef)
-              const prepared = prepare(call, state)
-              if (Either.isLeft(prepared)) return yield* refuse(call, prepared.left)
-              const { input, tool } = prepared.right
-              const request = tool.permission(input)
-              const decision = yield* policy.check(request, {
-                cwd: state.config!.cwd,
-                sessionRules: sessionRules(state)
-              })
-              const answer = yield* prompt.ask({
-                agentId: state.agentId,
-                toolUseId: call.id,
-                tool: tool.name,
-                request,
-                decision
-              })
-              yield* record([
-                new PermissionAnswered({
-                  toolUseId: call.id,
-                  answer: answer.answer,
-                  ...(answer.message === undefined ? {} : { message: answer.message }),
-                  ...(answer.answer === "allow_session" ? { rules: decision.suggestions } : {})
-                })
-              ])
-            }), { discard: true })
+          Effect.forEach(
+            calls,
+            (call) =>
+              judge(call, ({ decision, request, state, tool }) =>
+                Effect.gen(function*() {
+                  const answer = yield* prompt.ask({
+                    agentId: state.agentId,
+                    toolUseId: call.id,
+                    tool: tool.name,
+                    request,
+                    decision
+                  })
+                  yield* record([
+                    new PermissionAnswered({
+                      toolUseId: call.id,
+                      answer: answer.answer,
+                      ...(answer.message === undefined ? {} : { message: answer.message }),
+                      ...(answer.answer === "allow_session" ? { rules: decision.suggestions } : {})
+                    })
+                  ])
+                })),
+            { discard: true }
+          )
 
         const runOne = (call: Call) =>
           Effect.gen(function*() {
             const state = yield* Ref.get(stateRef)
             const prepared = prepare(call, state)
-            if (Either.isLeft(prepared)) return yield* refuse(call, prepared.left)
+            if (Either.isLeft(prepared)) {
+              return yield* refuse(call, prepared.left)
+            }
             const { input, tool } = prepared.right
             const cwd = state.config!.cwd
             const started = yield* Clock.currentTimeMillis
@@ -292,7 +294,9 @@ export const make = (options: Options = {}) =>
                 Effect.mapError((reason) =>
                   new Tool.ToolError({ tool: tool.name, message: `could not snapshot ${file}: ${reason}` })
                 ),
-                Effect.flatMap((before) => record([new FileSnapshotted({ toolUseId: call.id, path: file, before })])),
+                Effect.flatMap((before) =>
+                  record([new FileSnapshotted({ toolUseId: call.id, path: file, before })])
+                ),
                 Effect.mapError((
                   e
                 ) => (e instanceof Tool.ToolError ? e : new Tool.ToolError({ tool: tool.name, message: e.message }))),
@@ -325,7 +329,9 @@ export const make = (options: Options = {}) =>
               keep(path.resolve(cwd, file)).pipe(
                 Effect.map((after) => [{ path: path.resolve(cwd, file), after }]),
                 Effect.orElseSucceed(() => [])
-              )).pipe(Effect.map((kept) => kept.flat()))
+              )).pipe(Effect.map((kept) =>
+                kept.flat()
+              ))
             yield* record([
               new ToolCallCompleted({
                 toolUseId: call.id,
@@ -345,7 +351,11 @@ export const make = (options: Options = {}) =>
             for (const call of calls) {
               const readOnly = toolNamed(call.name)?.readOnly ?? true
               const last = groups[groups.length - 1]
-              if (readOnly && last !== undefined && last.every((c) => toolNamed(c.name)?.readOnly ?? true)) {
+              if (
+                readOnly && last !== undefined && last.every((c) =>
+                  toolNamed(c.name)?.readOnly ?? true
+                )
+              ) {
                 last.push(call)
               } else groups.push([call])
             }
@@ -383,8 +393,7 @@ export const make = (options: Options = {}) =>
             const parent = yield* Ref.get(stateRef)
             yield* Effect.forEach(
               decisions,
-              (decision, i) =>
-                runChild(parent, decision, spawned[i]!.id),
+              (decision, i) => runChild(parent, decision, spawned[i]!.id),
               { concurrency: MAX_CONCURRENT_SUBAGENTS, discard: true }
             )
           })
