@@ -9,7 +9,21 @@
  * that never finished is answered to the model as interrupted when the session goes on.
  */
 import { FileSystem, Path } from "@effect/platform"
-import { Cause, Clock, Context, Effect, Either, Exit, Layer, ParseResult, Ref, Schema, Stream } from "effect"
+import {
+  Cause,
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Layer,
+  Option,
+  ParseResult,
+  Ref,
+  Schema,
+  Stream
+} from "effect"
 import type { Intent } from "./AgentDecider.js"
 import { decide, TASK } from "./AgentDecider.js"
 import type { AgentState, Call } from "./AgentState.js"
@@ -92,6 +106,10 @@ export class AgentLoop extends Context.Tag("@weft/kernel/AgentLoop")<AgentLoop, 
 export interface Options {
   /** The static instructions every request starts with. */
   readonly systemPrompt?: string
+  /** Subagents of one response that run at once (default 4). */
+  readonly maxConcurrentSubagents?: number
+  /** How long a subagent may run before it is stopped and reported `timed_out` (default: no limit). */
+  readonly subagentTimeout?: Duration.DurationInput
 }
 
 const formatParseError = (error: ParseResult.ParseError) =>
@@ -394,7 +412,7 @@ export const make = (options: Options = {}) =>
             yield* Effect.forEach(
               decisions,
               (decision, i) => runChild(parent, decision, spawned[i]!.id),
-              { concurrency: MAX_CONCURRENT_SUBAGENTS, discard: true }
+              { concurrency: options.maxConcurrentSubagents ?? MAX_CONCURRENT_SUBAGENTS, discard: true }
             )
           })
 
@@ -420,7 +438,10 @@ export const make = (options: Options = {}) =>
           Effect.gen(function*() {
             const started = yield* Clock.currentTimeMillis
             const child = yield* session(sessionId, { ...AgentState_.spawn(parent, decision), lastEventId: spawnedId })
-            const ended = yield* Effect.exit(child.send(decision.prompt)).pipe(
+            const sent = options.subagentTimeout === undefined
+              ? Effect.asSome(child.send(decision.prompt))
+              : Effect.timeoutOption(child.send(decision.prompt), options.subagentTimeout)
+            const ended = yield* Effect.exit(sent).pipe(
               Effect.onInterrupt(() =>
                 child.state.pipe(
                   Effect.flatMap((state) =>
@@ -433,16 +454,22 @@ export const make = (options: Options = {}) =>
             const state = yield* child.state
             const durationMs = Math.max(0, (yield* Clock.currentTimeMillis) - started)
             const limit = state.config?.maxTurns ?? null
-            const outcome: SubagentCompleted["outcome"] = state.budget.exhausted
+            const timedOut = Exit.isSuccess(ended) && Option.isNone(ended.value)
+            const turn = Exit.isSuccess(ended) ? Option.getOrUndefined(ended.value) : undefined
+            const outcome: SubagentCompleted["outcome"] = timedOut
+              ? "timed_out"
+              : state.budget.exhausted
               ? "budget_exhausted"
-              : Exit.isFailure(ended) || ended.value.error !== undefined
+              : turn === undefined || turn.error !== undefined
               ? "failed"
               : limit !== null && state.requests >= limit && state.lastResponse?.stopReason === "tool_use"
               ? "max_turns"
               : "completed"
             const summary = Exit.isFailure(ended)
               ? `the subagent failed: ${Cause.pretty(ended.cause).split("\n")[0]}`
-              : ended.value.error ?? ended.value.text
+              : timedOut
+              ? `stopped after ${Duration.format(Duration.decode(options.subagentTimeout!))}, its time limit`
+              : turn?.error ?? turn?.text ?? ""
             yield* record([completed(decision, outcome, summary, state, durationMs)])
           })
 

@@ -217,4 +217,58 @@ describe("subagents", () => {
         )
       })))
     }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.live("a child that outlives subagentTimeout is stopped and reported timed_out; the parent goes on", () =>
+    Effect.gen(function*() {
+      const dir = yield* project
+      yield* Effect.gen(function*() {
+        const session = yield* (yield* AgentLoop).start({ project: dir, model: "m" })
+        const result = yield* session.send("delegate something slow")
+        assert.strictEqual(result.text, "it took too long")
+        const log = yield* readLog(session.sessionId)
+        const [completed] = ofTag(log, "SubagentCompleted")
+        assert.strictEqual(completed!.outcome, "timed_out")
+        assert.include(completed!.summary, "its time limit")
+        assert.isTrue(log.some((e) => e.agentId === "main/1" && e.event._tag === "SessionEnded"))
+      }).pipe(Effect.provide(Harness.layer({
+        loop: { subagentTimeout: "50 millis" },
+        model: ModelClient.layerFake((request) =>
+          asker(request) === "slow"
+            ? Effect.never
+            : step(request) === 0
+            ? uses(task("k1", "explore", "slow"))
+            : text("it took too long")
+        )
+      })))
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+  it.scoped("at most maxConcurrentSubagents children run at once", () =>
+    Effect.gen(function*() {
+      const dir = yield* project
+      let running = 0
+      let most = 0
+      yield* Effect.gen(function*() {
+        const session = yield* (yield* AgentLoop).start({ project: dir, model: "m" })
+        yield* session.send("fan out")
+        assert.strictEqual(most, 2)
+        assert.strictEqual(ofTag(yield* readLog(session.sessionId), "SubagentCompleted").length, 5)
+      }).pipe(Effect.provide(Harness.layer({
+        loop: { maxConcurrentSubagents: 2 },
+        model: ModelClient.layerFake((request) => {
+          if (asker(request).startsWith("child")) {
+            return Effect.gen(function*() {
+              running++
+              most = Math.max(most, running)
+              yield* Effect.yieldNow()
+              yield* Effect.yieldNow()
+              running--
+              return text("done")
+            })
+          }
+          return step(request) === 0
+            ? uses(...Array.from({ length: 5 }, (_, i) => task(`c${i}`, "explore", `child ${i}`)))
+            : text("all done")
+        })
+      })))
+    }).pipe(Effect.provide(NodeContext.layer)))
 })
