@@ -24,6 +24,7 @@ import * as path from "node:path"
 import * as Agent from "./Agent.js"
 import { bundle } from "./Bundle.js"
 import * as Children from "./Children.js"
+import * as FanOut from "./FanOut.js"
 import type {
   AppendChildArgs,
   AppendReply,
@@ -240,7 +241,8 @@ const main = async () => {
   const reads = readRows(generated, ours, [before, after])
   progress("agent: the kernel's benchmarks (Agent.ts)")
   const agent = await Agent.run(scale, progress)
-  const rows = [...appendRows(measures), ...reads.rows, ...agent]
+  const fanOut = await FanOut.fanOut(progress)
+  const rows = [...appendRows(measures), ...reads.rows, ...agent, ...fanOut]
   const meanLine = generated.bytes / generated.lines - 1
   const notes = [
     "",
@@ -274,6 +276,8 @@ const main = async () => {
     `agent: a fake model answering one read call per turn, through the real loop, tools, policy and decider;`,
     `  100 sessions of 100 turns, four sessions at a time, on each log. verify: Replay.verify (permissions`,
     `  re-decided) against Replay.fold over the same in-memory envelopes, best of three each.`,
+    `fan-out: main delegates to 10 explore agents, each to 10, each of those to 9 (${FanOut.subagents} subagents,`,
+    `  depth 3), every agent making 3 requests to a fake model; heap sampled every 5 ms (garbage included).`,
     "",
     `Total ${((performance.now() - started) / 1000).toFixed(0)} s, scale ${scale}.`
   ]
