@@ -20,24 +20,22 @@ import * as EventSummary from "./EventSummary.js"
 import * as Output from "./Output.js"
 import * as SessionLookup from "./SessionLookup.js"
 
-const clip = (text: string, width = 100) => {
-  const flat = text.replace(/\s+/g, " ").trim()
-  return flat.length > width ? flat.slice(0, width - 1) + "…" : flat
-}
-
 const describeMessage = (message: MessageParam): string =>
   message.content.map((block) => {
     switch (block.type) {
       case "text":
-        return clip(block.text, 80)
+        return EventSummary.oneLine(block.text, 80)
       case "tool_use":
-        return `tool_use ${block.name} ${clip(JSON.stringify(block.input), 60)}`
+        return `tool_use ${block.name} ${EventSummary.oneLine(JSON.stringify(block.input), 60)}`
       case "tool_result":
         return `${block.is_error === true ? "tool_error" : "tool_result"} ${block.tool_use_id}: ${
-          clip(typeof block.content === "string" ? block.content : EventSummary.userText(block.content), 60)
+          EventSummary.oneLine(
+            typeof block.content === "string" ? block.content : EventSummary.userText(block.content),
+            60
+          )
         }`
       case "thinking":
-        return `thinking ${clip(block.thinking, 40)}`
+        return `thinking ${EventSummary.oneLine(block.thinking, 40)}`
       case "redacted_thinking":
         return "redacted thinking"
       case "image":

@@ -3,6 +3,7 @@
  * line per event) and for programs (`--json`).
  */
 import { Args, Command, Options } from "@effect/cli"
+import { charge } from "@weft/kernel/AgentState"
 import type { Envelope } from "@weft/kernel/Envelope"
 import { lineCodec } from "@weft/kernel/EventCodec"
 import type { SessionRef } from "@weft/kernel/EventLog"
@@ -274,8 +275,7 @@ const tree = Command.make(
                 at.turns++
                 break
               case "ModelResponded":
-                at.tokens += event.usage.input_tokens + event.usage.output_tokens +
-                  event.usage.cache_creation_input_tokens + event.usage.cache_read_input_tokens
+                at.tokens += charge(event.usage)
                 break
               case "SessionEnded":
                 if (envelope.agentId === "main") at.outcome = event.reason

@@ -307,6 +307,7 @@ export const make = (options: Options = {}) =>
             const { input, tool } = prepared.right
             const cwd = state.config!.cwd
             const started = yield* Clock.currentTimeMillis
+            const readableOptions = { cwd, sessionRules: sessionRules(state) }
             const snapshot = (file: string) =>
               keep(file).pipe(
                 Effect.mapError((reason) =>
@@ -326,7 +327,7 @@ export const make = (options: Options = {}) =>
                 toolUseId: call.id,
                 agentId: state.agentId,
                 snapshot,
-                readable: (file) => policy.readable(file, { cwd, sessionRules: sessionRules(state) })
+                readable: (file) => policy.readable(file, readableOptions)
               })
             )
             const durationMs = Math.max(0, (yield* Clock.currentTimeMillis) - started)

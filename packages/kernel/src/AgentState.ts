@@ -395,8 +395,7 @@ export const subagentResult = (event: SubagentCompleted): string =>
     outcome: event.outcome,
     summary: event.summary,
     turns: event.turns,
-    tokens: event.usage.input_tokens + event.usage.output_tokens + event.usage.cache_creation_input_tokens +
-      event.usage.cache_read_input_tokens,
+    tokens: charge(event.usage),
     durationMs: event.durationMs,
     filesModified: event.filesModified
   })

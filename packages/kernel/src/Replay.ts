@@ -54,8 +54,8 @@ export interface VerifyReport {
 
 export const fold = AgentState_.fold
 
-/** JSON with sorted keys: two events are the same decision when this is. */
-const canonical = (value: unknown): string =>
+/** JSON with sorted keys: two events are the same decision when this is, whatever order their fields came in. */
+export const canonical = (value: unknown): string =>
   JSON.stringify(value, (_key, v) =>
     v !== null && typeof v === "object" && !Array.isArray(v)
       ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]))

@@ -59,14 +59,8 @@ export interface Tool<I = any> {
   readonly execute: (input: I, context: ToolContext) => Effect.Effect<ToolOutput, ToolError>
 }
 
-export const make = <I, E>(tool: {
-  readonly name: string
-  readonly description: string
-  readonly input: Schema.Schema<I, E>
-  readonly readOnly: boolean
-  readonly permission: (input: I) => PermissionRequest
-  readonly execute: (input: I, context: ToolContext) => Effect.Effect<ToolOutput, ToolError>
-}): Tool<I> => tool
+/** A tool, with its input type inferred from its Schema. */
+export const make = <I, E>(tool: Omit<Tool<I>, "input"> & { readonly input: Schema.Schema<I, E> }): Tool<I> => tool
 
 /** The tool as the Messages API wants it: name, description and a JSON Schema of its input. */
 export const definition = (tool: Tool) => ({

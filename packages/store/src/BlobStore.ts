@@ -9,8 +9,8 @@
 import { FileSystem, Path } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import { StorageError } from "@weft/kernel/EventLog"
+import * as SnapshotStore from "@weft/kernel/SnapshotStore"
 import { Context, Effect, Exit, Layer, Random, Schema } from "effect"
-import { createHash } from "node:crypto"
 
 export class BlobNotFoundError extends Schema.TaggedError<BlobNotFoundError>()("BlobNotFoundError", {
   hash: Schema.String,
@@ -52,7 +52,8 @@ export interface Service {
 export class BlobStore extends Context.Tag("@weft/store/BlobStore")<BlobStore, Service>() {}
 
 /** The sha256 of the bytes, as 64 lowercase hex chars: the name the store gives them. */
-export const hashOf = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
+/** The sha256 (hex) blobs are named by: the kernel's, so a snapshot's hash is its blob's name. */
+export const hashOf = SnapshotStore.hashOf
 
 const isHash = (hash: string): boolean => /^[0-9a-f]{64}$/.test(hash)
 

@@ -20,6 +20,7 @@ import { StorageError } from "@weft/kernel/EventLog"
 import { Effect, Either, Logger, LogLevel, Option, Schema, Stream } from "effect"
 import { defaultOwner, repairTornTail } from "./JsonlEventLog.js"
 import { encodeProjectPath, LOCK_SUFFIX, PROJECT_FILE, SESSION_SUFFIX } from "./Layout.js"
+import * as ProjectDirectory from "./ProjectDirectory.js"
 import * as SessionFile from "./SessionFile.js"
 import * as SessionLock from "./SessionLock.js"
 
@@ -126,9 +127,7 @@ export const count = (report: Report, status: Status): number =>
 /** Healthy: nothing is (still) wrong. */
 export const isHealthy = (report: Report): boolean => count(report, "problem") === 0
 
-const ProjectFile = Schema.parseJson(Schema.Struct({ path: Schema.String }))
-const decodeProjectFile = Schema.decodeUnknownEither(ProjectFile)
-const encodeProjectFile = Schema.encodeSync(ProjectFile)
+const decodeProjectFile = Schema.decodeUnknownEither(ProjectDirectory.ProjectFile)
 
 const TORN_ASIDE = /^(.+)\.jsonl\.torn-[0-9]+$/
 
@@ -328,10 +327,8 @@ export const run = Effect.fn("Doctor.run")(function*(options: Options) {
         return `its sessions name ${project}, which is not stored under this folder's name`
       }
       if (claimed.has(project)) return `another folder already holds ${project}`
-      const tmp = `${file}.tmp`
-      const written = yield* fs.writeFileString(tmp, encodeProjectFile({ path: project }) + "\n").pipe(
-        Effect.zipRight(fs.rename(tmp, file)),
-        Effect.mapError(storage(file, "write")),
+      const written = yield* ProjectDirectory.writeProjectFile(file, project).pipe(
+        Effect.provideService(FileSystem.FileSystem, fs),
         Effect.either
       )
       if (Either.isLeft(written)) return written.left.message

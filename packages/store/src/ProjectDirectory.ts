@@ -7,18 +7,30 @@ import { StorageError } from "@weft/kernel/EventLog"
 import { Effect, Option, Schema } from "effect"
 import { candidateFolder, PROJECT_FILE } from "./Layout.js"
 
-const ProjectFile = Schema.parseJson(Schema.Struct({ path: Schema.String }))
+const storageError = (path: string, operation: string) => (cause: { readonly message: string }) =>
+  new StorageError({ path, operation, reason: cause.message })
+
+/** The contents of a folder's `project.json`: the real path of the project it holds. */
+export const ProjectFile = Schema.parseJson(Schema.Struct({ path: Schema.String }))
 const decodeProjectFile = Schema.decodeUnknownOption(ProjectFile)
 const encodeProjectFile = Schema.encodeSync(ProjectFile)
+
+/** Writes `file` (a `project.json`) aside, then renames it into place: a reader never sees half of it. */
+export const writeProjectFile = (file: string, project: string) =>
+  FileSystem.FileSystem.pipe(
+    Effect.flatMap((fs) =>
+      fs.writeFileString(`${file}.tmp`, encodeProjectFile({ path: project }) + "\n").pipe(
+        Effect.zipRight(fs.rename(`${file}.tmp`, file))
+      )
+    ),
+    Effect.mapError(storageError(file, "write"))
+  )
 
 export interface ProjectFolder {
   /** The project's real path. */
   readonly project: string
   readonly dir: string
 }
-
-const storageError = (path: string, operation: string) => (cause: { readonly message: string }) =>
-  new StorageError({ path, operation, reason: cause.message })
 
 export const make = (home: string) =>
   Effect.gen(function*() {
@@ -41,12 +53,8 @@ export const make = (home: string) =>
           if (!exists) {
             if (!create) return Option.none()
             yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(storageError(dir, "create")))
-            const file = path.join(dir, PROJECT_FILE)
-            // Write-then-rename, so a reader never sees a half-written project.json.
-            const tmp = `${file}.tmp`
-            yield* fs.writeFileString(tmp, encodeProjectFile({ path: project }) + "\n").pipe(
-              Effect.zipRight(fs.rename(tmp, file)),
-              Effect.mapError(storageError(file, "write"))
+            yield* writeProjectFile(path.join(dir, PROJECT_FILE), project).pipe(
+              Effect.provideService(FileSystem.FileSystem, fs)
             )
             return Option.some(dir)
           }
@@ -54,9 +62,8 @@ export const make = (home: string) =>
           // A folder without a project.json (made by an older tool) is claimed by the first path that encodes to it.
           if (Option.isNone(owner)) {
             if (!create) return Option.none()
-            const file = path.join(dir, PROJECT_FILE)
-            yield* fs.writeFileString(file, encodeProjectFile({ path: project }) + "\n").pipe(
-              Effect.mapError(storageError(file, "write"))
+            yield* writeProjectFile(path.join(dir, PROJECT_FILE), project).pipe(
+              Effect.provideService(FileSystem.FileSystem, fs)
             )
             return Option.some(dir)
           }

@@ -8,6 +8,7 @@ import type { AgentState } from "../AgentState.js"
 import { evolve, initial } from "../AgentState.js"
 import type { Envelope } from "../Envelope.js"
 import type { AnyEvent } from "../Events.js"
+import { canonical } from "../Replay.js"
 
 /** Envelopes for events as the log would stamp them: seq from 1, counting ids, a fixed time. */
 export const envelopes = (events: ReadonlyArray<AnyEvent>, agentId = "main", sessionId = "test"): Array<Envelope> =>
@@ -38,11 +39,7 @@ export const given = (events: ReadonlyArray<AnyEvent>, agentId = "main"): Given 
         intent._tag === "RequestModel" || intent._tag === "CompleteTurn" ? intent.decision : intent._tag
       )
       // Keys sorted: a decision is the same whatever order its fields were given in.
-      const show = (xs: ReadonlyArray<unknown>) =>
-        JSON.stringify(xs, (_key, v) =>
-          v !== null && typeof v === "object" && !Array.isArray(v)
-            ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]))
-            : v)
+      const show = (xs: ReadonlyArray<unknown>) => canonical(xs)
       if (show(actual) !== show(expected)) {
         throw new Error(`expected the decider to decide ${show(expected)}, but it decided ${show(actual)}`)
       }
