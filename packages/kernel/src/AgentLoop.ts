@@ -52,10 +52,12 @@ import { PermissionPolicy } from "./PermissionPolicy.js"
 import * as PermissionPolicy_ from "./PermissionPolicy.js"
 import { PermissionPrompt } from "./PermissionPrompt.js"
 import * as PermissionRule from "./PermissionRule.js"
+import type * as Pricing from "./Pricing.js"
 import { SnapshotStore } from "./SnapshotStore.js"
 import type { PermissionRequest, Tool as ToolType, ToolOutput } from "./Tool.js"
 import * as Tool from "./Tool.js"
 import { ToolRegistry } from "./ToolRegistry.js"
+import * as Task from "./tools/Task.js"
 
 export const DEFAULT_SYSTEM_PROMPT = [
   "You are weft, a coding agent working in the user's project.",
@@ -76,6 +78,12 @@ export interface StartOptions {
   readonly maxDepth?: number
   readonly budgetTokens?: number | null
   readonly maxTokens?: number
+  /** Agent types from settings, added to the built-ins (one named like a built-in replaces it). */
+  readonly agents?: ReadonlyArray<AgentTypes.AgentType>
+  /** What a cache-read token counts for against the budget (default 1). */
+  readonly cacheReadWeight?: number
+  /** Prices for costs (default `Pricing.defaults`). */
+  readonly prices?: Pricing.PriceTable
 }
 
 export interface TurnResult {
@@ -120,6 +128,13 @@ const sessionRules = (state: AgentState) =>
   state.grants.flatMap((text) =>
     Either.getRight(PermissionRule.parse(text)).pipe((o) => (o._tag === "Some" ? [o.value] : []))
   )
+
+/** What the policy decides a call of this agent by: its grants, and for a subagent its types' rules. */
+const checkOptions = (state: AgentState): PermissionPolicy_.CheckOptions => ({
+  cwd: state.config!.cwd,
+  sessionRules: sessionRules(state),
+  restrictions: PermissionPolicy_.restrictionsOf(state.config!.restrictions)
+})
 
 export const make = (options: Options = {}) =>
   Effect.gen(function*() {
@@ -166,11 +181,18 @@ export const make = (options: Options = {}) =>
           Effect.gen(function*() {
             yield* record([decision.decision])
             const state = yield* Ref.get(stateRef)
-            const offered = state.config!.tools.flatMap((name) => {
+            const config = state.config!
+            const offered = config.tools.flatMap((name) => {
               const tool = toolNamed(name)
-              return tool === undefined ? [] : [Tool.definition(tool)]
+              if (tool === undefined) return []
+              // The task tool lists the agent types of this session, settings' included.
+              return [
+                name === TASK
+                  ? { ...Tool.definition(tool), description: Task.describe(config.agents) }
+                  : Tool.definition(tool)
+              ]
             })
-            const type = state.config!.agentType === null ? undefined : AgentTypes.find(state.config!.agentType)
+            const type = config.agentType === null ? undefined : AgentTypes.find(config.agentType, config.agents)
             const answer = yield* Effect.either(model.create({
               model: decision.decision.model,
               system: type === undefined ? systemPrompt : type.prompt,
@@ -227,9 +249,9 @@ export const make = (options: Options = {}) =>
               )
             }
             const type = (call.input as Record<string, unknown> | null)?.["agent_type"]
-            if (typeof type === "string" && AgentTypes.find(type) === undefined) {
+            if (typeof type === "string" && AgentTypes.find(type, config.agents) === undefined) {
               return Either.left(
-                `task: unknown agent type "${type}"; available: ${AgentTypes.builtins.map((t) => t.name).join(", ")}`
+                `task: unknown agent type "${type}"; available: ${config.agents.map((t) => t.name).join(", ")}`
               )
             }
           }
@@ -259,7 +281,7 @@ export const make = (options: Options = {}) =>
             if (Either.isLeft(prepared)) return yield* refuse(call, prepared.left)
             const { input, tool } = prepared.right
             const request = tool.permission(input)
-            const decision = yield* policy.check(request, { cwd: state.config!.cwd, sessionRules: sessionRules(state) })
+            const decision = yield* policy.check(request, checkOptions(state))
             return yield* then({ state, tool, request, decision })
           })
 
@@ -307,7 +329,7 @@ export const make = (options: Options = {}) =>
             const { input, tool } = prepared.right
             const cwd = state.config!.cwd
             const started = yield* Clock.currentTimeMillis
-            const readableOptions = { cwd, sessionRules: sessionRules(state) }
+            const readableOptions = checkOptions(state)
             const snapshot = (file: string) =>
               keep(file).pipe(
                 Effect.mapError((reason) =>
@@ -432,7 +454,8 @@ export const make = (options: Options = {}) =>
             turns: state.requests,
             usage: state.treeUsage,
             durationMs,
-            filesModified: state.filesModified
+            filesModified: state.filesModified,
+            costUsd: state.costUsd
           })
 
         const runChild = (parent: AgentState, decision: SubagentSpawned, spawnedId: string) =>
@@ -537,7 +560,10 @@ export const make = (options: Options = {}) =>
           })),
           mode: policy.settings.mode,
           home: policy.home,
-          ...(startOptions.maxTokens === undefined ? {} : { maxTokens: startOptions.maxTokens })
+          ...(startOptions.maxTokens === undefined ? {} : { maxTokens: startOptions.maxTokens }),
+          agents: AgentTypes.withCustom(startOptions.agents ?? []),
+          ...(startOptions.cacheReadWeight === undefined ? {} : { cacheReadWeight: startOptions.cacheReadWeight }),
+          ...(startOptions.prices === undefined ? {} : { prices: startOptions.prices })
         })
         const envelopes = yield* log.append(sessionId, [started])
         return yield* session(sessionId, envelopes.reduce(AgentState_.evolve, AgentState_.initial("main")))

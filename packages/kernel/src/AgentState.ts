@@ -14,6 +14,7 @@ import { isObservation } from "./Events.js"
 import type { Json, JsonObject } from "./Json.js"
 import type { MessageParam, StopReason, ToolResultBlock, Usage, UserBlock, UserMessageParam } from "./Messages.js"
 import { emptyUsage } from "./Messages.js"
+import * as Pricing from "./Pricing.js"
 
 export const DEFAULT_MAX_TOKENS = 8192
 
@@ -34,6 +35,19 @@ export interface Config {
   /** For a subagent: its type (`explore`, `code`, …) and how many model requests it may make. */
   readonly agentType: string | null
   readonly maxTurns: number | null
+  /** The agent types the task tool may spawn (recorded in `SessionStarted`; the built-ins in older logs). */
+  readonly agents: ReadonlyArray<AgentTypes.AgentType>
+  /** For a subagent: the rules of its type and of every type above it, outermost first. */
+  readonly restrictions: ReadonlyArray<Restriction>
+  /** What a cache-read token counts for against the budget. */
+  readonly cacheReadWeight: number
+  readonly prices: Pricing.PriceTable
+}
+
+/** An agent type's rules, as text (what `PermissionPolicy` parses into a `Restriction`). */
+export interface Restriction {
+  readonly name: string
+  readonly rules: ReadonlyArray<AgentTypes.TypeRule>
 }
 
 export type Permission = "pending" | "asking" | "allowed" | "denied"
@@ -86,6 +100,8 @@ export interface AgentState {
   readonly usage: Usage
   /** Its own usage and that of its finished subagents: what its parent is told it spent. */
   readonly treeUsage: Usage
+  /** What its own requests and its finished subagents cost, in dollars; null once a price is unknown. */
+  readonly costUsd: number | null
   readonly budget: Budget
   /** A running digest of every observation folded, which decisions carry. */
   readonly digest: string
@@ -110,8 +126,10 @@ export interface Budget {
 }
 
 /** Tokens a response costs against a budget: input, output, and cache writes and reads (weight 1). */
-export const charge = (usage: Usage): number =>
-  usage.input_tokens + usage.output_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
+/** The tokens a usage counts for against a budget: cache reads at `cacheReadWeight` (rounded up). */
+export const charge = (usage: Usage, cacheReadWeight = 1): number =>
+  usage.input_tokens + usage.output_tokens + usage.cache_creation_input_tokens +
+  Math.ceil(usage.cache_read_input_tokens * cacheReadWeight)
 
 /** Tokens allowed for what a request carries besides the transcript: the system prompt and tool definitions. */
 export const REQUEST_OVERHEAD_TOKENS = 2000
@@ -141,6 +159,7 @@ export const initial = (agentId: string): AgentState => ({
   filesModified: [],
   usage: emptyUsage,
   treeUsage: emptyUsage,
+  costUsd: 0,
   budget: { limit: null, used: 0, reserved: 0, exhausted: false },
   digest: "0",
   lastEventId: null,
@@ -263,7 +282,11 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
           mode: event.mode ?? "default",
           maxDepth: event.maxDepth,
           agentType: null,
-          maxTurns: null
+          maxTurns: null,
+          agents: event.agents ?? AgentTypes.builtins,
+          restrictions: [],
+          cacheReadWeight: event.cacheReadWeight ?? 1,
+          prices: event.prices ?? Pricing.defaults
         },
         budget: { ...state.budget, limit: event.budgetTokens }
       }
@@ -305,7 +328,8 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
         lastResponse: { stopReason: event.stopReason, failed: false },
         usage: addUsage(state.usage, event.usage),
         treeUsage: addUsage(state.treeUsage, event.usage),
-        budget: { ...state.budget, used: state.budget.used + charge(event.usage) }
+        costUsd: Pricing.add(state.costUsd, Pricing.cost(event.model, event.usage, state.config?.prices)),
+        budget: { ...state.budget, used: state.budget.used + charge(event.usage, state.config?.cacheReadWeight) }
       }
     }
     case "ModelFailed":
@@ -367,12 +391,16 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
       return {
         ...updateCall(base, event.toolUseId, (call) => ({
           ...call,
-          result: { content: subagentResult(event), isError: event.outcome !== "completed" }
+          result: {
+            content: subagentResult(event, field(call.input, "description")),
+            isError: event.outcome !== "completed"
+          }
         })),
         treeUsage: addUsage(state.treeUsage, event.usage),
+        costUsd: Pricing.add(state.costUsd, event.costUsd ?? null),
         budget: {
           ...state.budget,
-          used: state.budget.used + charge(event.usage),
+          used: state.budget.used + charge(event.usage, state.config?.cacheReadWeight),
           reserved: Math.max(0, state.budget.reserved - reserved)
         }
       }
@@ -389,16 +417,25 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
 }
 
 /** What the parent's model reads when a subagent is done: a structured result, as JSON. */
-export const subagentResult = (event: SubagentCompleted): string =>
+export const subagentResult = (event: SubagentCompleted, title: string): string =>
   JSON.stringify({
     agent: event.childAgentId,
+    title,
     outcome: event.outcome,
     summary: event.summary,
     turns: event.turns,
     tokens: charge(event.usage),
+    costUsd: event.costUsd ?? null,
     durationMs: event.durationMs,
     filesModified: event.filesModified
   })
+
+const field = (input: Json, name: string): string => {
+  const value = input !== null && typeof input === "object" && !Array.isArray(input)
+    ? (input as JsonObject)[name]
+    : undefined
+  return typeof value === "string" ? value : ""
+}
 
 /**
  * A subagent's state when it is spawned: its parent's project, settings, rules and limits,
@@ -407,17 +444,21 @@ export const subagentResult = (event: SubagentCompleted): string =>
 export const spawn = (parent: AgentState, event: SubagentSpawned): AgentState => {
   const config = parent.config
   if (config === null) return initial(event.childAgentId)
-  const type = AgentTypes.find(event.agentType)
+  const type = AgentTypes.find(event.agentType, config.agents)
   const atLimit = AgentTypes.depthOf(event.childAgentId) >= config.maxDepth
   const tools = (type?.tools ?? []).filter((tool) => !(atLimit && tool === "task") && config.tools.includes(tool))
   return {
     ...initial(event.childAgentId),
+    // What the user granted for the session holds for the subagents it spawns.
+    grants: parent.grants,
     config: {
       ...config,
       model: type?.model ?? config.model,
       tools,
       agentType: event.agentType,
-      maxTurns: type?.maxTurns ?? null
+      maxTurns: type?.maxTurns ?? null,
+      // A type this session does not know has no tools, so nothing to allow.
+      restrictions: [...config.restrictions, { name: event.agentType, rules: type?.rules ?? [] }]
     },
     budget: { limit: event.budgetTokens, used: 0, reserved: 0, exhausted: false }
   }

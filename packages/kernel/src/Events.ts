@@ -11,8 +11,10 @@
  * else bumps it and registers an upcaster (see `EventCodec`).
  */
 import { Schema } from "effect"
+import { AgentType } from "./AgentTypes.js"
 import { JsonObject } from "./Json.js"
 import { AssistantBlock, StopReason, TextBlock, Usage, UserBlock } from "./Messages.js"
+import { Amount, PriceTable } from "./Pricing.js"
 
 const version = <const N extends number>(n: N) =>
   Schema.Literal(n).pipe(Schema.propertySignature, Schema.withConstructorDefault(() => n))
@@ -60,7 +62,13 @@ export class SessionStarted extends Schema.TaggedClass<SessionStarted>()("Sessio
   /** The tools offered to the model, in order. */
   tools: optional(Schema.Array(Schema.String)),
   /** `max_tokens` of each model request. */
-  maxTokens: optional(Schema.Int.pipe(Schema.positive()))
+  maxTokens: optional(Schema.Int.pipe(Schema.positive())),
+  /** The agent types the task tool may spawn, built-in and from settings (the built-ins when absent). */
+  agents: optional(Schema.Array(AgentType)),
+  /** What a cache-read token counts for against the budget (1 when absent). */
+  cacheReadWeight: optional(Amount),
+  /** The price table costs are computed with (`Pricing.defaults` when absent). */
+  prices: optional(PriceTable)
 }) {}
 
 export class UserMessageReceived extends Schema.TaggedClass<UserMessageReceived>()("UserMessageReceived", {
@@ -182,7 +190,9 @@ export class SubagentCompleted extends Schema.TaggedClass<SubagentCompleted>()("
   turns: Schema.NonNegativeInt,
   usage: Usage,
   durationMs: Schema.NonNegativeInt,
-  filesModified: Schema.Array(Schema.String)
+  filesModified: Schema.Array(Schema.String),
+  /** What the subagent's tree cost in dollars; null when a model's price is unknown. */
+  costUsd: optional(Schema.NullOr(Amount))
 }) {}
 
 export class BudgetExhausted extends Schema.TaggedClass<BudgetExhausted>()("BudgetExhausted", {

@@ -77,6 +77,17 @@ export interface Input extends Locations {
   /** Every rule, with the session's grants. */
   readonly rules: ReadonlyArray<RuleEntry>
   readonly mode: PermissionMode
+  /** For a subagent: the rules of its type and of every type above it, each with the session's grants. */
+  readonly restrictions?: ReadonlyArray<Restriction>
+}
+
+/** An agent type's rules, which a subagent's calls must satisfy too. */
+export interface Restriction {
+  /** The agent type. */
+  readonly name: string
+  /** The layer its decisions are reported under (`agent:explore`). */
+  readonly layer: string
+  readonly rules: ReadonlyArray<RuleEntry>
 }
 
 /** Tools whose calls ask by default even when read-only: what they send leaves the machine. */
@@ -368,8 +379,7 @@ const evaluateOther = (
   return fromMode("ask", mode, `${call} needs approval`, subject, [call])
 }
 
-/** The decision for a request, given what `resolve` observed. Pure and total. */
-export const evaluate = (input: Input): Decision => {
+const evaluateRules = (input: Input): Decision => {
   const request = input.request
   switch (request._tag) {
     case "Path":
@@ -380,6 +390,34 @@ export const evaluate = (input: Input): Decision => {
       return evaluateOther(input, request)
   }
 }
+
+const strictness: Record<Decision["behavior"], number> = { deny: 0, ask: 1, allow: 2 }
+
+/**
+ * The decision for a request, given what `resolve` observed. Pure and total.
+ *
+ * With `restrictions` (a subagent's types, outermost first), the request is decided by the
+ * rules and by each restriction alike, in the same mode, and the strictest answer wins: a deny
+ * from any of them denies, and an allow needs all of them. So a subagent is never allowed what
+ * its parent is not.
+ */
+export const evaluate = (input: Input): Decision =>
+  (input.restrictions ?? []).reduce<Decision>((decision, restriction) => {
+    if (decision.behavior === "deny") return decision
+    const theirs = evaluateRules({ ...input, rules: restriction.rules })
+    const difference = strictness[theirs.behavior] - strictness[decision.behavior]
+    if (difference > 0) return decision
+    if (difference === 0) {
+      return theirs.behavior === "ask"
+        ? { ...decision, suggestions: [...new Set([...decision.suggestions, ...theirs.suggestions])] }
+        : decision
+    }
+    return {
+      ...theirs,
+      layer: theirs.rule === null ? `${restriction.layer} (${theirs.layer})` : theirs.layer,
+      reason: `the ${restriction.name} agent type: ${theirs.reason}`
+    }
+  }, evaluateRules(input))
 
 // ---------------------------------------------------------------------------------------------
 // Resolving paths
@@ -449,6 +487,8 @@ export interface CheckOptions {
   readonly sessionRules?: ReadonlyArray<Rule>
   /** The mode now, when the user changed it during the session; the settings' otherwise. */
   readonly mode?: PermissionMode
+  /** For a subagent: its types' rules (the session's grants are added to each). */
+  readonly restrictions?: ReadonlyArray<Restriction>
 }
 
 export interface Service {
@@ -469,6 +509,21 @@ export class PermissionPolicy extends Context.Tag("@weft/kernel/PermissionPolicy
 /** The settings the policy reads. */
 export type PolicySettings = Pick<ResolvedSettings, "rules" | "mode" | "additionalDirectories">
 
+/** The rules to decide by: the settings', the session's grants, and a subagent's restrictions with the grants too. */
+const rulesFor = (settings: PolicySettings, check: CheckOptions) => {
+  const session = (check.sessionRules ?? []).map((rule): RuleEntry => ({ behavior: "allow", rule, layer: "session" }))
+  return {
+    rules: [...settings.rules, ...session],
+    mode: check.mode ?? settings.mode,
+    ...(check.restrictions === undefined || check.restrictions.length === 0 ? {} : {
+      restrictions: check.restrictions.map((restriction) => ({
+        ...restriction,
+        rules: [...restriction.rules, ...session]
+      }))
+    })
+  }
+}
+
 export const make = (
   settings: PolicySettings,
   options: { readonly home: string }
@@ -481,28 +536,13 @@ export const make = (
         home: options.home,
         additionalDirectories: settings.additionalDirectories
       }).pipe(Effect.provideService(FileSystem.FileSystem, fs))
-      const session = (check.sessionRules ?? []).map((rule): RuleEntry => ({
-        behavior: "allow",
-        rule,
-        layer: "session"
-      }))
-      return evaluate({
-        request,
-        subject: resolved.subject,
-        rules: [...settings.rules, ...session],
-        mode: check.mode ?? settings.mode,
-        ...resolved.locations
-      })
+      return evaluate({ request, subject: resolved.subject, ...rulesFor(settings, check), ...resolved.locations })
     })
     const readable = (path: string, check: CheckOptions) =>
       evaluate({
         request: { _tag: "Path", tool: "Read", path, access: "read" },
         subject: path,
-        rules: [
-          ...settings.rules,
-          ...(check.sessionRules ?? []).map((rule): RuleEntry => ({ behavior: "allow", rule, layer: "session" }))
-        ],
-        mode: check.mode ?? settings.mode,
+        ...rulesFor(settings, check),
         root: check.cwd,
         home: options.home,
         additionalDirectories: settings.additionalDirectories.map((dir) =>
@@ -531,6 +571,31 @@ export const toEvent = (decision: Decision, call: { readonly toolUseId: string; 
     layer: decision.layer,
     reason: decision.reason,
     subject: decision.subject
+  })
+
+/**
+ * A subagent's restrictions from its types' rules as text (`AgentState`'s `config.restrictions`),
+ * each reported under the layer `agent:<type>`. A rule that does not parse is left out (settings
+ * refuse such rules before a session starts).
+ */
+export const restrictionsOf = (
+  types: ReadonlyArray<{
+    readonly name: string
+    readonly rules: ReadonlyArray<{ readonly behavior: RuleEntry["behavior"]; readonly rule: string }>
+  }>
+): ReadonlyArray<Restriction> =>
+  types.map((type) => {
+    const layer = `agent:${type.name}`
+    return {
+      name: type.name,
+      layer,
+      rules: type.rules.flatMap(({ behavior, rule }) =>
+        Either.match(PermissionRule.parse(rule), {
+          onLeft: () => [],
+          onRight: (parsed): ReadonlyArray<RuleEntry> => [{ behavior, rule: parsed, layer }]
+        })
+      )
+    }
   })
 
 /** The rules an `allow_session` answer grants: the decision's suggestions. */

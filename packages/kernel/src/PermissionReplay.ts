@@ -9,7 +9,7 @@ import { Either, Schema } from "effect"
 import * as path from "node:path"
 import type { AgentState } from "./AgentState.js"
 import type { PermissionDecided } from "./Events.js"
-import { evaluate } from "./PermissionPolicy.js"
+import { evaluate, restrictionsOf } from "./PermissionPolicy.js"
 import * as PermissionRule from "./PermissionRule.js"
 import type { RuleEntry } from "./PermissionRule.js"
 import type { PermissionEvaluator } from "./Replay.js"
@@ -38,13 +38,12 @@ export const evaluator = (tools: ReadonlyArray<Tool>): PermissionEvaluator => (s
   const request = tool.permission(input.right)
   const root = config.cwd
   const home = config.home ?? root
+  const grants = state.grants.flatMap((text) => parsed("allow", "session", text))
   const decision = evaluate({
     request,
     subject: recorded.subject ?? (request._tag === "Path" ? path.resolve(root, request.path) : ""),
-    rules: [
-      ...config.rules.flatMap((entry) => parsed(entry.behavior, entry.layer, entry.rule)),
-      ...state.grants.flatMap((text) => parsed("allow", "session", text))
-    ],
+    rules: [...config.rules.flatMap((entry) => parsed(entry.behavior, entry.layer, entry.rule)), ...grants],
+    restrictions: restrictionsOf(config.restrictions).map((r) => ({ ...r, rules: [...r.rules, ...grants] })),
     mode: config.mode,
     root,
     home,

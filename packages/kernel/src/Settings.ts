@@ -13,17 +13,19 @@
  *   newer weft's key does not break this one); a bad value, or a permission rule that does not
  *   parse, is a `SettingsError` naming the file and the key.
  * - `merge` combines layers: a scalar comes from the highest layer that sets it; `env` merges
- *   per variable; `permissions.allow` / `ask` / `deny` and `additionalDirectories` are
+ *   per variable and `agents` per agent type; `permissions.allow` / `ask` / `deny` and `additionalDirectories` are
  *   concatenated, each rule keeping its layer (deny from any layer wins when evaluating).
  *
  * Pure: reading the files is `@weft/store`'s `SettingsFiles`.
  */
 import { Either, ParseResult, Schema } from "effect"
+import type * as AgentTypes from "./AgentTypes.js"
 import type { SettingSource } from "./Events.js"
 import type { Json, JsonObject } from "./Json.js"
 import { Json as JsonSchema } from "./Json.js"
 import type { RuleEntry } from "./PermissionRule.js"
 import * as PermissionRule from "./PermissionRule.js"
+import * as Pricing from "./Pricing.js"
 
 export type SettingLayer = SettingSource["layer"]
 
@@ -62,6 +64,51 @@ export const Permissions = Schema.Struct({
   additionalDirectories: optional(Strings)
 })
 
+/**
+ * An agent type for the task tool, by name (`"agents": { "reviewer": { … } }`). Only `prompt`
+ * is required: the description defaults to the prompt's first line, the tools to every
+ * built-in one, the rules to none (so its calls ask as in the default mode: reads in the
+ * project run, writes and commands ask), the turns to 30.
+ */
+export const AgentSettings = Schema.Struct({
+  description: optional(Text),
+  prompt: Text,
+  tools: optional(Strings),
+  rules: optional(Schema.Struct({ allow: optional(Strings), ask: optional(Strings), deny: optional(Strings) })),
+  model: optional(Text),
+  maxTurns: optional(
+    Schema.Int.pipe(Schema.positive()).annotations({
+      message: () => ({ message: "expected an integer ≥ 1", override: true })
+    })
+  )
+})
+export type AgentSettings = typeof AgentSettings.Type
+
+const Weight = Pricing.Amount.annotations({ message: () => ({ message: "expected a number ≥ 0", override: true }) })
+const Prices = Pricing.PriceTable.annotations({
+  message: () => "expected { \"<model>\": { input, output, cacheWrite, cacheRead } } in dollars per million tokens"
+})
+
+const Agents = Schema.Record({ key: Schema.String, value: AgentSettings }).annotations({
+  message: () => "expected an object of agent types by name"
+})
+
+/** The tools a settings agent type gets when it does not list them. */
+export const defaultAgentTools: ReadonlyArray<string> = ["read", "glob", "grep", "write", "edit", "bash", "task"]
+
+/** An agent type from its settings entry. */
+export const agentType = (name: string, entry: AgentSettings): AgentTypes.AgentType => ({
+  name,
+  description: entry.description ?? (entry.prompt.split("\n")[0] ?? "").slice(0, 120),
+  prompt: entry.prompt,
+  tools: entry.tools ?? defaultAgentTools,
+  maxTurns: entry.maxTurns ?? 30,
+  rules: (["deny", "ask", "allow"] as const).flatMap((behavior) =>
+    (entry.rules?.[behavior] ?? []).map((rule) => ({ behavior, rule }))
+  ),
+  ...(entry.model === undefined ? {} : { model: entry.model })
+})
+
 /** A settings file. Keys it does not list are kept and warned about, not refused. */
 export const SettingsFile = Schema.Struct({
   permissions: optional(Permissions),
@@ -69,7 +116,11 @@ export const SettingsFile = Schema.Struct({
   maxDepth: optional(Count),
   budgetTokens: optional(Count),
   env: optional(Env),
-  agents: optional(JsonValue),
+  /** What a cache-read token counts for against `budgetTokens` (default 1). */
+  cacheReadWeight: optional(Weight),
+  /** Dollars per million tokens by model id prefix, over `Pricing.defaults`. */
+  pricing: optional(Prices),
+  agents: optional(Agents),
   memory: optional(JsonValue)
 })
 export type SettingsFile = typeof SettingsFile.Type
@@ -120,6 +171,11 @@ export interface ResolvedSettings {
   readonly maxDepth?: number
   readonly budgetTokens?: number
   readonly env: Readonly<Record<string, string>>
+  readonly cacheReadWeight?: number
+  /** The price table: the defaults with the settings' `pricing` over them. */
+  readonly prices: Pricing.PriceTable
+  /** Agent types from settings (`agents`), for the task tool; a higher layer's type replaces a lower one's. */
+  readonly agents: ReadonlyArray<AgentTypes.AgentType>
   readonly warnings: ReadonlyArray<SettingsWarning>
 }
 
@@ -131,7 +187,9 @@ const topLevel: Record<string, Schema.Schema<any, any>> = {
   maxDepth: Count,
   budgetTokens: Count,
   env: Env,
-  agents: JsonValue,
+  cacheReadWeight: Weight,
+  pricing: Prices,
+  agents: Agents,
   memory: JsonValue
 }
 
@@ -178,6 +236,22 @@ const decodeField = (
 
 /** Leaves out `undefined` values (an optional CLI flag not given). */
 const defined = (object: Record<string, unknown>) => Object.entries(object).filter(([, value]) => value !== undefined)
+
+/** The first permission rule of an agent type that does not parse, as a `SettingsError`. */
+const invalidAgentRule = (path: string | null, agents: Record<string, AgentSettings>): SettingsError | undefined => {
+  for (const [name, entry] of Object.entries(agents)) {
+    for (const behavior of ["allow", "ask", "deny"] as const) {
+      const texts = entry.rules?.[behavior] ?? []
+      for (let i = 0; i < texts.length; i++) {
+        const rule = PermissionRule.parse(texts[i]!)
+        if (Either.isLeft(rule)) {
+          return new SettingsError({ path, key: `agents.${name}.rules.${behavior}[${i}]`, reason: rule.left.message })
+        }
+      }
+    }
+  }
+  return undefined
+}
 
 /**
  * Checks one layer's JSON: unknown keys become warnings, a bad value or rule a `SettingsError`.
@@ -226,6 +300,10 @@ export const decodeLayer = (
     const schema = topLevel[key]
     const decoded = decodeField(path, key, schema ?? JsonValue, value)
     if (Either.isLeft(decoded)) return Either.left(decoded.left)
+    if (key === "agents") {
+      const invalid = invalidAgentRule(path, decoded.right as Record<string, AgentSettings>)
+      if (invalid !== undefined) return Either.left(invalid)
+    }
     if (schema === undefined) warnings.push({ path, key })
     settings[key] = decoded.right
   }
@@ -261,7 +339,7 @@ export const merge = (input: ReadonlyArray<LayerSettings>): ResolvedSettings => 
           merged[name] = LISTS.has(name) ? union(merged[name], inner) : inner
         }
         settings[key] = merged
-      } else if (key === "env" && isObject(value)) {
+      } else if ((key === "env" || key === "agents" || key === "pricing") && isObject(value)) {
         settings[key] = { ...(isObject(current) ? current as JsonObject : {}), ...value as JsonObject }
       } else {
         settings[key] = value
@@ -289,6 +367,15 @@ export const merge = (input: ReadonlyArray<LayerSettings>): ResolvedSettings => 
     ...(maxDepth === undefined ? {} : { maxDepth }),
     ...(budgetTokens === undefined ? {} : { budgetTokens }),
     env: isObject(settings["env"]) ? settings["env"] as Record<string, string> : {},
+    ...(count(settings["cacheReadWeight"]) === undefined
+      ? {}
+      : { cacheReadWeight: count(settings["cacheReadWeight"])! }),
+    prices: {
+      ...Pricing.defaults,
+      ...(isObject(settings["pricing"]) ? settings["pricing"] as Pricing.PriceTable : {})
+    },
+    agents: Object.entries(isObject(settings["agents"]) ? settings["agents"] as Record<string, AgentSettings> : {})
+      .map(([name, entry]) => agentType(name, entry)),
     warnings: sorted.flatMap((layer) => layer.warnings)
   }
 }

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Either } from "effect"
+import * as Pricing from "../src/Pricing.js"
 import * as Settings from "../src/Settings.js"
 
 const USER = "/home/ada/.weft/settings.json"
@@ -190,6 +191,51 @@ describe("Settings", () => {
       assert.deepStrictEqual(merged.warnings, [{ path: "/work/app/.weft/settings.local.json", key: "theme" }])
     })
 
+    it("agent types from settings: defaults filled in, merged per name with the higher layer winning", () => {
+      const merged = Settings.merge([
+        decoded("user", USER, {
+          agents: {
+            reviewer: { prompt: "Review the diff.\nBe terse.", tools: ["read", "grep"] },
+            writer: {
+              prompt: "write docs",
+              description: "Writes docs",
+              rules: { deny: ["Bash"], allow: ["Edit(docs/**)"] }
+            }
+          }
+        }),
+        decoded("project", PROJECT, {
+          agents: { reviewer: { prompt: "Review strictly.", maxTurns: 5, model: "claude-haiku-4-5" } }
+        })
+      ])
+      assert.deepStrictEqual(merged.agents, [
+        {
+          name: "reviewer",
+          description: "Review strictly.",
+          prompt: "Review strictly.",
+          tools: Settings.defaultAgentTools,
+          maxTurns: 5,
+          rules: [],
+          model: "claude-haiku-4-5"
+        },
+        {
+          name: "writer",
+          description: "Writes docs",
+          prompt: "write docs",
+          tools: Settings.defaultAgentTools,
+          maxTurns: 30,
+          rules: [{ behavior: "deny", rule: "Bash" }, { behavior: "allow", rule: "Edit(docs/**)" }]
+        }
+      ])
+    })
+
+    it("an agent type's bad rule or missing prompt is a SettingsError naming the key", () => {
+      const badRule = failure({ agents: { writer: { prompt: "p", rules: { deny: ["Bash(", "Read"] } } } })
+      assert.strictEqual(badRule.key, "agents.writer.rules.deny[0]")
+      const noPrompt = failure({ agents: { writer: { tools: ["read"] } } })
+      assert.include(noPrompt.key, "agents.writer")
+      assert.include(noPrompt.message, USER)
+    })
+
     it("no layer at all is the default mode with no rules", () => {
       assert.deepStrictEqual(Settings.empty, {
         settings: {},
@@ -198,6 +244,8 @@ describe("Settings", () => {
         mode: "default",
         additionalDirectories: [],
         env: {},
+        prices: Pricing.defaults,
+        agents: [],
         warnings: []
       })
     })

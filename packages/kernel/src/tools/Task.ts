@@ -19,14 +19,18 @@ export const Input = Schema.Struct({
   })
 })
 
+/** What the model is told about the tool: when to delegate, and the agent types there are. */
+export const describe = (types: ReadonlyArray<AgentTypes.AgentType>): string =>
+  [
+    "Delegate a task to a subagent that works on its own and reports back. Use it for searches or changes",
+    "that need many steps, and run several at once when they are independent. Agent types:",
+    ...types.map((type) => `- ${type.name}: ${type.description}`)
+  ].join("\n")
+
 export const make = (types: ReadonlyArray<AgentTypes.AgentType> = AgentTypes.builtins): Tool.Tool<typeof Input.Type> =>
   Tool.make({
     name: "task",
-    description: [
-      "Delegate a task to a subagent that works on its own and reports back. Use it for searches or changes",
-      "that need many steps, and run several at once when they are independent. Agent types:",
-      ...types.map((type) => `- ${type.name}: ${type.description}`)
-    ].join("\n"),
+    description: describe(types),
     input: Input,
     readOnly: false,
     permission: (input) => ({ _tag: "Other", tool: "Task", specifier: input.agent_type, readOnly: true }),
