@@ -11,6 +11,8 @@
  * 2. Read: a 1,000,000-event session (lines 200 B – 20 KB) through `EventLog.read`, against a
  *    reader that only splits lines and `JSON.parse`s them. Targets ≥ 0.5× its lines/s, and a
  *    peak RSS of our reader under 200 MB.
+ * 3. Agent turns and replay (`Agent.ts`), a fan-out of 1,010 subagents (`FanOut.ts`).
+ * 4. Cold start (`ColdStart.ts`): the bundled CLI's `--version` against a bare `node -e ""`. Target ≤ 4×.
  *
  * Every measured program runs in its own child process (a bundle, see `Bundle.ts`). Progress
  * goes to stderr; the table to stdout. The exit code is 1 when a target is missed.
@@ -24,6 +26,7 @@ import * as path from "node:path"
 import * as Agent from "./Agent.js"
 import { bundle } from "./Bundle.js"
 import * as Children from "./Children.js"
+import * as ColdStart from "./ColdStart.js"
 import * as FanOut from "./FanOut.js"
 import type {
   AppendChildArgs,
@@ -242,7 +245,8 @@ const main = async () => {
   progress("agent: the kernel's benchmarks (Agent.ts)")
   const agent = await Agent.run(scale, progress)
   const fanOut = await FanOut.fanOut(progress)
-  const rows = [...appendRows(measures), ...reads.rows, ...agent, ...fanOut]
+  const coldStart = await ColdStart.coldStart(progress)
+  const rows = [...appendRows(measures), ...reads.rows, ...agent, ...fanOut, ...coldStart]
   const meanLine = generated.bytes / generated.lines - 1
   const notes = [
     "",
@@ -278,6 +282,9 @@ const main = async () => {
     `  re-decided) against Replay.fold over the same in-memory envelopes, best of three each.`,
     `fan-out: main delegates to 10 explore agents, each to 10, each of those to 9 (${FanOut.subagents} subagents,`,
     `  depth 3), every agent making 3 requests to a fake model; heap sampled every 5 ms (garbage included).`,
+    `cold start: packages/cli/dist/weft.js as \`pnpm build\` writes it, run with plain node from a temporary directory`,
+    `  (\`--version\`: every module of the bundle loads, the layers are built, no command runs), against \`node -e ""\`;`,
+    `  ${ColdStart.ROUNDS} spawns of each after ${ColdStart.WARMUP} warm-ups, taking turns; wall time from spawn to exit, medians.`,
     "",
     `Total ${((performance.now() - started) / 1000).toFixed(0)} s, scale ${scale}.`
   ]

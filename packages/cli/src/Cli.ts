@@ -5,23 +5,40 @@
 import { Command, ValidationError } from "@effect/cli"
 import { Cause, Console, Effect, Option } from "effect"
 import packageJson from "../package.json" with { type: "json" }
+import * as AgentCommand from "./AgentCommand.js"
 import { demo } from "./DemoCommand.js"
 import { diff } from "./DiffCommand.js"
 import { doctor } from "./DoctorCommand.js"
 import { replay } from "./ReplayCommand.js"
 import { rewind } from "./RewindCommand.js"
-import { root } from "./RootCommand.js"
+import * as RootCommand from "./RootCommand.js"
+import { root, rootWithPrompt } from "./RootCommand.js"
 import { sessions } from "./SessionsCommand.js"
 
 export const version: string = packageJson.version
 
 export const command = root.pipe(
-  Command.withDescription("weft: an event-sourced agent kernel. Every step an agent takes is an event in a log."),
+  Command.withHandler((config) => AgentCommand.run({ ...config, prompt: Option.none() })),
+  Command.withDescription(
+    "weft: an event-sourced agent kernel. Every step an agent takes is an event in a log. " +
+      "`weft \"prompt\"` starts an interactive session on it; `weft -p \"prompt\"` answers and exits."
+  ),
   Command.withSubcommands([sessions, replay, rewind, diff, doctor, demo])
 )
 
+/** `weft "prompt" …`: the agent command alone (see `RootCommand.rootWithPrompt`). */
+export const promptCommand = rootWithPrompt.pipe(
+  Command.withHandler(AgentCommand.run),
+  Command.withDescription("weft: run an agent on a prompt.")
+)
+
+const subcommands: ReadonlySet<string> = new Set(["sessions", "replay", "rewind", "diff", "doctor", "demo"])
+
 /** Runs the CLI on `process.argv`-shaped arguments (runtime and script first). */
-export const run = Command.run(command, { name: "weft", version })
+export const run = (argv: ReadonlyArray<string>) =>
+  RootCommand.hasPrompt(argv.slice(2), subcommands)
+    ? Command.run(promptCommand, { name: "weft", version })(argv)
+    : Command.run(command, { name: "weft", version })(argv)
 
 const hasMessage = (u: unknown): u is { readonly message: string } =>
   typeof u === "object" && u !== null && "message" in u && typeof u.message === "string" && u.message !== ""

@@ -78,7 +78,7 @@ export const summary = (event: AnyEvent): string => {
     case "ModelFailed":
       return `${event.error.type}${event.error.status === undefined ? "" : ` ${event.error.status}`}: ${
         oneLine(event.error.message, 80)
-      } · attempt ${event.attempt}${event.retryable ? " · will retry" : ""}`
+      } · attempt ${event.attempt}${event.retryInMs !== undefined ? ` · retrying in ${event.retryInMs} ms` : ""}`
     case "PermissionDecided":
       return `${event.behavior} ${event.tool} · rule ${event.rule ?? "(none)"} · layer ${event.layer ?? "(none)"}`
     case "PermissionAnswered":

@@ -7,7 +7,7 @@ import { Terminal } from "@effect/platform"
 import type { Answer, Question } from "@weft/kernel/PermissionPrompt"
 import { PermissionPrompt } from "@weft/kernel/PermissionPrompt"
 import type { PermissionRequest } from "@weft/kernel/Tool"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 
 const describeRequest = (request: PermissionRequest): string => {
   switch (request._tag) {
@@ -40,6 +40,31 @@ export const interpret = (line: string, question: Question): Answer => {
   }
   return { answer: "deny" }
 }
+
+/**
+ * Asks through `ask`, which shows the question and reads one line (none when the input has
+ * ended): for an interactive session, whose line reader owns the terminal.
+ */
+export const layerWith = (
+  ask: (question: string) => Effect.Effect<Option.Option<string>>
+): Layer.Layer<PermissionPrompt> =>
+  Layer.effect(
+    PermissionPrompt,
+    Effect.gen(function*() {
+      const one = yield* Effect.makeSemaphore(1)
+      return PermissionPrompt.of({
+        ask: (question) =>
+          one.withPermits(1)(
+            ask(render(question)).pipe(
+              Effect.map(Option.match({
+                onNone: () => ({ answer: "deny" as const, message: "the terminal closed before an answer" }),
+                onSome: (line) => interpret(line, question)
+              }))
+            )
+          )
+      })
+    })
+  )
 
 export const layer: Layer.Layer<PermissionPrompt, never, Terminal.Terminal> = Layer.effect(
   PermissionPrompt,

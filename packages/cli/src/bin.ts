@@ -6,6 +6,8 @@
  * - `WEFT_HOME` (default `~/.weft`) is where sessions are stored.
  * - `INIT_CWD` is where the user ran `pnpm weft` (pnpm runs scripts in the workspace root);
  *   without it, the process's own directory.
+ * - `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL` reach the model client; `NO_COLOR` turns
+ *   colours off.
  * - Results go to stdout; warnings and errors to stderr, one line each; exit code 1 on failure.
  */
 import { FileSystem, Path } from "@effect/platform"
@@ -32,7 +34,23 @@ const invocation = Effect.gen(function*() {
     directory,
     Option.getOrElse(yield* nonEmpty("WEFT_HOME"), () => path.join(os.homedir(), ".weft"))
   )
-  return { home, directory }
+  const noColor = Option.isSome(yield* nonEmpty("NO_COLOR"))
+  const tty = {
+    stdin: process.stdin.isTTY === true,
+    stdout: process.stdout.isTTY === true,
+    stderr: process.stderr.isTTY === true
+  }
+  const apiKey = yield* nonEmpty("ANTHROPIC_API_KEY")
+  const baseUrl = yield* nonEmpty("ANTHROPIC_BASE_URL")
+  return {
+    home,
+    directory,
+    userHome: os.homedir(),
+    tty,
+    color: { stdout: tty.stdout && !noColor, stderr: tty.stderr && !noColor },
+    ...Option.match(apiKey, { onNone: () => ({}), onSome: (apiKey) => ({ apiKey }) }),
+    ...Option.match(baseUrl, { onNone: () => ({}), onSome: (baseUrl) => ({ baseUrl }) })
+  } satisfies Invocation.Service
 })
 
 const layer = Layer.unwrapEffect(

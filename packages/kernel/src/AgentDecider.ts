@@ -43,8 +43,34 @@ export type Intent =
   | { readonly _tag: "CompleteTurn"; readonly decision: TurnCompleted }
   /** Record that the next request does not fit what is left of the budget: the agent stops here. */
   | { readonly _tag: "ExhaustBudget"; readonly decision: BudgetExhausted }
+  /**
+   * Record a request to summarise the messages before this turn's (`messages` of them, log events
+   * `fromSeq`–`toSeq`), then ask the model for the summary: the next request would not fit the
+   * context window.
+   */
+  | {
+    readonly _tag: "CompactContext"
+    readonly decision: ModelRequested
+    readonly messages: number
+    readonly fromSeq: number
+    readonly toSeq: number
+  }
 
 export const requestId = (state: AgentState): string => `${state.agentId}:${state.requests + 1}`
+
+/** Compact when a request's estimated input passes this share of the context window. */
+export const COMPACT_AT = 0.8
+
+/** The most a summary may take. */
+export const SUMMARY_MAX_TOKENS = 4096
+
+/** Whether the older turns should be summarised before the next request: it would not fit, and there is something to summarise. */
+const shouldCompact = (state: AgentState, input: number): boolean => {
+  const window = state.config?.contextWindow ?? null
+  return window !== null && input > window * COMPACT_AT && state.turnStart !== null &&
+    state.turnStart.length >= 2 && state.historyFromSeq !== null && state.turnStart.seq > state.historyFromSeq &&
+    state.compactedTurn !== state.turn
+}
 
 export const decide = (state: AgentState): ReadonlyArray<Intent> => {
   const config = state.config
@@ -73,6 +99,25 @@ export const decide = (state: AgentState): ReadonlyArray<Intent> => {
           limitTokens: state.budget.limit!,
           usedTokens: state.budget.used + state.budget.reserved,
           neededTokens: input
+        }, true)
+      }]
+    }
+    if (shouldCompact(state, input)) {
+      const turnStart = state.turnStart!
+      return [{
+        _tag: "CompactContext",
+        messages: turnStart.length,
+        fromSeq: state.historyFromSeq!,
+        toSeq: turnStart.seq - 1,
+        decision: new ModelRequested({
+          requestId: requestId(state),
+          model: config.model,
+          maxTokens: left === null ? SUMMARY_MAX_TOKENS : Math.max(0, Math.min(SUMMARY_MAX_TOKENS, left - input)),
+          tools: [],
+          // The messages summarised, and the instruction to summarise them.
+          messageCount: turnStart.length + 1,
+          digest: state.digest,
+          purpose: "compact"
         }, true)
       }]
     }

@@ -34,6 +34,7 @@ import type { EventLogError } from "./EventLog.js"
 import { EventLog } from "./EventLog.js"
 import type { AnyEvent, SettingSource, SubagentSpawned } from "./Events.js"
 import {
+  ContextCompacted,
   FileSnapshotted,
   ModelFailed,
   ModelResponded,
@@ -48,6 +49,7 @@ import { Ids } from "./Ids.js"
 import type { JsonObject } from "./Json.js"
 import type { StopReason, UserBlock } from "./Messages.js"
 import { ModelClient } from "./ModelClient.js"
+import * as ModelClient_ from "./ModelClient.js"
 import { PermissionPolicy } from "./PermissionPolicy.js"
 import * as PermissionPolicy_ from "./PermissionPolicy.js"
 import { PermissionPrompt } from "./PermissionPrompt.js"
@@ -68,6 +70,14 @@ export const DEFAULT_SYSTEM_PROMPT = [
 /** Subagents of one response that run at once. */
 export const MAX_CONCURRENT_SUBAGENTS = 4
 
+/** What the model is told when it summarises the older turns of a conversation. */
+export const COMPACT_SYSTEM_PROMPT = "You summarise conversations between a user and a coding agent so the agent " +
+  "can continue with the summary instead of the full transcript."
+
+export const COMPACT_INSTRUCTION = "Summarise the conversation above for yourself, to continue the work from it: " +
+  "the user's goals and instructions, decisions made, files read and changed (with paths), commands run and their " +
+  "outcomes, and what is still open. Be complete about facts, brief in words."
+
 export interface StartOptions {
   readonly sessionId?: string
   readonly project: string
@@ -84,6 +94,8 @@ export interface StartOptions {
   readonly cacheReadWeight?: number
   /** Prices for costs (default `Pricing.defaults`). */
   readonly prices?: Pricing.PriceTable
+  /** The model's context window in tokens: older turns are summarised before a request would overflow it. */
+  readonly contextWindow?: number
 }
 
 export interface TurnResult {
@@ -118,6 +130,8 @@ export interface Options {
   readonly maxConcurrentSubagents?: number
   /** How long a subagent may run before it is stopped and reported `timed_out` (default: no limit). */
   readonly subagentTimeout?: Duration.DurationInput
+  /** Sees each model response as it streams in (text deltas for the terminal), by agent. */
+  readonly onModelEvent?: (agentId: string, event: ModelClient_.ModelEvent) => Effect.Effect<void>
 }
 
 const formatParseError = (error: ParseResult.ParseError) =>
@@ -193,27 +207,55 @@ export const make = (options: Options = {}) =>
               ]
             })
             const type = config.agentType === null ? undefined : AgentTypes.find(config.agentType, config.agents)
-            const answer = yield* Effect.either(model.create({
+            const requestId = decision.decision.requestId
+            let attempts = 1
+            const failed = (error: ModelClient_.ModelError, attempt: number, retryInMs?: number) =>
+              new ModelFailed({
+                requestId,
+                attempt,
+                error: {
+                  type: error.type,
+                  message: error.message,
+                  ...(error.status === undefined ? {} : { status: error.status })
+                },
+                retryable: error.retryable,
+                ...(retryInMs === undefined ? {} : { retryInMs })
+              })
+            const answer = yield* model.stream({
               model: decision.decision.model,
               system: type === undefined ? systemPrompt : type.prompt,
               messages: AgentState_.transcript(state),
               tools: offered,
               max_tokens: decision.decision.maxTokens
-            }))
-            const requestId = decision.decision.requestId
+            }).pipe(
+              Stream.tap((event) => {
+                if (event._tag !== "Retrying") return Effect.void
+                // Every attempt is in the log: the request stays pending while the client tries again.
+                attempts = event.attempt + 1
+                return Effect.asVoid(record([failed(event.error, event.attempt, event.delayMs)]))
+              }),
+              Stream.tap((event) => options.onModelEvent?.(state.agentId, event) ?? Effect.void),
+              Stream.runLast,
+              Effect.flatMap((last) =>
+                Option.isSome(last) && last.value._tag === "Completed"
+                  ? Effect.succeed(last.value.response)
+                  : Effect.fail(
+                    new ModelClient_.ModelError({
+                      type: "incomplete_response",
+                      message: "the model's response ended before it was complete",
+                      retryable: true
+                    })
+                  )
+              ),
+              Effect.map(Either.right),
+              Effect.catchIf(
+                (error): error is ModelClient_.ModelError => error instanceof ModelClient_.ModelError,
+                (error) => Effect.succeed(Either.left(error))
+              )
+            )
             yield* record([
               Either.match(answer, {
-                onLeft: (error) =>
-                  new ModelFailed({
-                    requestId,
-                    attempt: 1,
-                    error: {
-                      type: error.type,
-                      message: error.message,
-                      ...(error.status === undefined ? {} : { status: error.status })
-                    },
-                    retryable: error.retryable
-                  }),
+                onLeft: (error) => failed(error, attempts),
                 onRight: (response) =>
                   new ModelResponded({
                     requestId,
@@ -222,6 +264,51 @@ export const make = (options: Options = {}) =>
                     content: response.content,
                     usage: response.usage,
                     stopReason: response.stop_reason
+                  })
+              })
+            ])
+          })
+
+        /**
+         * Summarises the messages before this turn's: the summary replaces them in later requests
+         * (`ContextCompacted`); the originals stay in the log.
+         */
+        const compact = (intent: Intent & { _tag: "CompactContext" }) =>
+          Effect.gen(function*() {
+            const state = yield* Ref.get(stateRef)
+            const older = AgentState_.transcript(state).slice(0, intent.messages)
+            yield* record([intent.decision])
+            const requestId = intent.decision.requestId
+            const answer = yield* Effect.either(model.create({
+              model: intent.decision.model,
+              system: COMPACT_SYSTEM_PROMPT,
+              messages: [...older, { role: "user", content: [{ type: "text", text: COMPACT_INSTRUCTION }] }],
+              tools: [],
+              max_tokens: intent.decision.maxTokens
+            }))
+            yield* record([
+              Either.match(answer, {
+                onLeft: (error) =>
+                  new ModelFailed({
+                    requestId,
+                    attempt: 1,
+                    error: {
+                      type: error.type,
+                      message: `summarising the older turns failed: ${error.message}`,
+                      ...(error.status === undefined ? {} : { status: error.status })
+                    },
+                    retryable: error.retryable
+                  }),
+                onRight: (response) =>
+                  new ContextCompacted({
+                    requestId,
+                    model: response.model,
+                    fromSeq: intent.fromSeq,
+                    toSeq: intent.toSeq,
+                    summary: response.content.flatMap((block) =>
+                      block.type === "text" ? [{ type: "text" as const, text: block.text }] : []
+                    ),
+                    usage: response.usage
                   })
               })
             ])
@@ -420,6 +507,8 @@ export const make = (options: Options = {}) =>
               return record([intent.decision])
             case "SpawnSubagents":
               return spawnSubagents(intent.decisions)
+            case "CompactContext":
+              return compact(intent)
           }
         }
 
@@ -563,7 +652,8 @@ export const make = (options: Options = {}) =>
           ...(startOptions.maxTokens === undefined ? {} : { maxTokens: startOptions.maxTokens }),
           agents: AgentTypes.withCustom(startOptions.agents ?? []),
           ...(startOptions.cacheReadWeight === undefined ? {} : { cacheReadWeight: startOptions.cacheReadWeight }),
-          ...(startOptions.prices === undefined ? {} : { prices: startOptions.prices })
+          ...(startOptions.prices === undefined ? {} : { prices: startOptions.prices }),
+          ...(startOptions.contextWindow === undefined ? {} : { contextWindow: startOptions.contextWindow })
         })
         const envelopes = yield* log.append(sessionId, [started])
         return yield* session(sessionId, envelopes.reduce(AgentState_.evolve, AgentState_.initial("main")))

@@ -42,6 +42,8 @@ export interface Config {
   /** What a cache-read token counts for against the budget. */
   readonly cacheReadWeight: number
   readonly prices: Pricing.PriceTable
+  /** The model's context window in tokens; null: never compact. */
+  readonly contextWindow: number | null
 }
 
 /** An agent type's rules, as text (what `PermissionPolicy` parses into a `Restriction`). */
@@ -107,6 +109,16 @@ export interface AgentState {
   readonly digest: string
   readonly lastEventId: string | null
   readonly lastSeq: number
+  /**
+   * Where the current turn begins: the seq of its user message and how many messages came
+   * before it — what a compaction may summarise. Null when the turn's message joined earlier
+   * tool results (no clean boundary).
+   */
+  readonly turnStart: { readonly seq: number; readonly length: number } | null
+  /** The seq of the first user message: where any summary's range starts. */
+  readonly historyFromSeq: number | null
+  /** The turn in which the context was last compacted (once a turn at most). */
+  readonly compactedTurn: number | null
 }
 
 /**
@@ -163,7 +175,10 @@ export const initial = (agentId: string): AgentState => ({
   budget: { limit: null, used: 0, reserved: 0, exhausted: false },
   digest: "0",
   lastEventId: null,
-  lastSeq: 0
+  lastSeq: 0,
+  turnStart: null,
+  historyFromSeq: null,
+  compactedTurn: null
 })
 
 export const INTERRUPTED = "Interrupted: this tool call did not finish; its effects, if any, are unknown."
@@ -286,7 +301,8 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
           agents: event.agents ?? AgentTypes.builtins,
           restrictions: [],
           cacheReadWeight: event.cacheReadWeight ?? 1,
-          prices: event.prices ?? Pricing.defaults
+          prices: event.prices ?? Pricing.defaults,
+          contextWindow: event.contextWindow ?? null
         },
         budget: { ...state.budget, limit: event.budgetTokens }
       }
@@ -295,6 +311,10 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
       return {
         ...base,
         history: appendUser(flushed(state), event.content),
+        turnStart: flushed(state)?.message.role === "user"
+          ? null
+          : { seq: envelope.seq, length: flushed(state)?.length ?? 0 },
+        historyFromSeq: state.historyFromSeq ?? envelope.seq,
         calls: [],
         turn: state.turn + 1,
         status: "working",
@@ -332,8 +352,45 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
         budget: { ...state.budget, used: state.budget.used + charge(event.usage, state.config?.cacheReadWeight) }
       }
     }
+    case "ContextCompacted": {
+      if (event.requestId !== state.pendingRequestId || state.turnStart === null) return base
+      // The summary and an acknowledgement stand for every message before this turn's.
+      const kept = transcript(state).slice(state.turnStart.length)
+      let history = push(
+        push(null, {
+          role: "user",
+          content: [
+            {
+              type: "text",
+              text: `[A summary of the conversation so far (log events ${event.fromSeq}–${event.toSeq}; the full ` +
+                "record stays in the session log)]"
+            },
+            ...event.summary
+          ]
+        }),
+        { role: "assistant", content: [{ type: "text", text: "Understood; I will go on from this summary." }] }
+      )
+      for (const message of kept) history = push(history, message)
+      return {
+        ...base,
+        history,
+        turnStart: { seq: state.turnStart.seq, length: 2 },
+        compactedTurn: state.turn,
+        pendingRequestId: null,
+        status: "working",
+        lastResponse: null,
+        usage: addUsage(state.usage, event.usage),
+        treeUsage: addUsage(state.treeUsage, event.usage),
+        costUsd: Pricing.add(
+          state.costUsd,
+          Pricing.cost(event.model ?? state.config?.model ?? "", event.usage, state.config?.prices)
+        ),
+        budget: { ...state.budget, used: state.budget.used + charge(event.usage, state.config?.cacheReadWeight) }
+      }
+    }
     case "ModelFailed":
-      if (event.requestId !== state.pendingRequestId) return base
+      // A failed attempt that will be retried leaves the request pending.
+      if (event.requestId !== state.pendingRequestId || event.retryInMs !== undefined) return base
       return {
         ...base,
         pendingRequestId: null,

@@ -68,7 +68,9 @@ export class SessionStarted extends Schema.TaggedClass<SessionStarted>()("Sessio
   /** What a cache-read token counts for against the budget (1 when absent). */
   cacheReadWeight: optional(Amount),
   /** The price table costs are computed with (`Pricing.defaults` when absent). */
-  prices: optional(PriceTable)
+  prices: optional(PriceTable),
+  /** The model's context window in tokens: older turns are summarised before a request would overflow it. */
+  contextWindow: optional(Schema.Int.pipe(Schema.positive()))
 }) {}
 
 export class UserMessageReceived extends Schema.TaggedClass<UserMessageReceived>()("UserMessageReceived", {
@@ -86,7 +88,9 @@ export class ModelRequested extends Schema.TaggedClass<ModelRequested>()("ModelR
   /** How many transcript messages the request carries. */
   messageCount: Schema.NonNegativeInt,
   /** A digest of every observation the agent had folded when it decided: replay detects a changed input by it. */
-  digest: optional(Schema.String)
+  digest: optional(Schema.String),
+  /** `compact`: a request to summarise the older turns (answered by `ContextCompacted`), not a turn of the agent. */
+  purpose: optional(Schema.Literal("compact"))
 }) {}
 
 export class ModelResponded extends Schema.TaggedClass<ModelResponded>()("ModelResponded", {
@@ -108,7 +112,9 @@ export class ModelFailed extends Schema.TaggedClass<ModelFailed>()("ModelFailed"
     message: Schema.String,
     status: optional(Schema.Int)
   }),
-  retryable: Schema.Boolean
+  retryable: Schema.Boolean,
+  /** Set when the client tries again after this many milliseconds: the request is still pending. */
+  retryInMs: optional(Schema.NonNegativeInt)
 }) {}
 
 export const PermissionBehavior = Schema.Literal("allow", "deny", "ask")
@@ -215,7 +221,11 @@ export class ContextCompacted extends Schema.TaggedClass<ContextCompacted>()("Co
   fromSeq: Schema.Int.pipe(Schema.positive()),
   toSeq: Schema.Int.pipe(Schema.positive()),
   summary: Schema.Array(TextBlock),
-  usage: Usage
+  usage: Usage,
+  /** The summary request it answers. */
+  requestId: optional(Schema.String),
+  /** The model that wrote the summary. */
+  model: optional(Schema.String)
 }) {}
 
 export const MemoryScope = Schema.Literal("user", "project")

@@ -72,7 +72,8 @@ export const StopReason = Schema.Literal(
   "stop_sequence",
   "tool_use",
   "pause_turn",
-  "refusal"
+  "refusal",
+  "model_context_window_exceeded"
 )
 export type StopReason = typeof StopReason.Type
 
@@ -105,12 +106,23 @@ export const ToolDefinition = Schema.Struct({
 })
 export type ToolDefinition = typeof ToolDefinition.Type
 
+/**
+ * Extended thinking with a token budget. The thinking blocks of a response (and their
+ * signatures, or the redacted blocks) go back verbatim in the next request.
+ */
+export const ThinkingConfig = Schema.Struct({
+  type: Schema.Literal("enabled"),
+  budget_tokens: Schema.Int.pipe(Schema.positive())
+})
+export type ThinkingConfig = typeof ThinkingConfig.Type
+
 export const ModelRequest = Schema.Struct({
   model: Schema.String,
   system: Schema.String,
   messages: Schema.Array(MessageParam),
   tools: Schema.Array(ToolDefinition),
-  max_tokens: Schema.Int.pipe(Schema.positive())
+  max_tokens: Schema.Int.pipe(Schema.positive()),
+  thinking: Schema.optionalWith(ThinkingConfig, { exact: true })
 })
 export type ModelRequest = typeof ModelRequest.Type
 

@@ -1,12 +1,13 @@
 /**
- * The model port: one Messages API call, request in, response out.
+ * The model port: one Messages API call, request in, response out — whole (`create`) or as
+ * it arrives (`stream`).
  *
  * `layerScripted` answers from a list (or a JSONL script file, one step per line) in order
  * and fails clearly when the script runs out; `layerFake` answers as a function of the
- * request. The Anthropic layer lives with the CLI.
+ * request. The Anthropic layer is `ModelClientAnthropic.layerAnthropic`.
  */
 import { FileSystem } from "@effect/platform"
-import { Context, Effect, Either, Layer, Ref, Schema } from "effect"
+import { Context, Effect, Either, Layer, Ref, Schema, Stream } from "effect"
 import type { ModelRequest, ModelResponse, StopReason, Usage } from "./Messages.js"
 import {
   AssistantBlock,
@@ -23,11 +24,40 @@ export class ModelError extends Schema.TaggedError<ModelError>()("ModelError", {
   retryable: Schema.Boolean
 }) {}
 
+/** What a streamed response is made of, in order of arrival. */
+export type ModelEvent =
+  | { readonly _tag: "TextDelta"; readonly index: number; readonly text: string }
+  | { readonly _tag: "ThinkingDelta"; readonly index: number; readonly thinking: string }
+  | { readonly _tag: "ToolUseStarted"; readonly index: number; readonly id: string; readonly name: string }
+  | { readonly _tag: "Retrying"; readonly attempt: number; readonly error: ModelError; readonly delayMs: number }
+  | { readonly _tag: "Completed"; readonly response: ModelResponse }
+
 export interface Service {
   readonly create: (request: ModelRequest) => Effect.Effect<ModelResponse, ModelError>
+  /**
+   * The response as it arrives; the last element is `Completed`. A failed attempt that will
+   * be retried is `Retrying` (attempt numbers start at 1); deltas seen before a `Retrying`
+   * belong to the failed attempt, and `Completed` holds only the attempt that succeeded.
+   */
+  readonly stream: (request: ModelRequest) => Stream.Stream<ModelEvent, ModelError>
 }
 
 export class ModelClient extends Context.Tag("@weft/kernel/ModelClient")<ModelClient, Service>() {}
+
+/** The events of a whole response: one `TextDelta` per text block, then `Completed`. */
+export const eventsOf = (response: ModelResponse): ReadonlyArray<ModelEvent> => [
+  ...response.content.flatMap((block, index): Array<ModelEvent> =>
+    block.type === "text" ? [{ _tag: "TextDelta", index, text: block.text }] : []
+  ),
+  { _tag: "Completed", response }
+]
+
+/** A service from `create` alone, whose `stream` answers with the whole response at once. */
+export const fromCreate = (create: Service["create"]): Service =>
+  ModelClient.of({
+    create,
+    stream: (request) => Stream.fromIterableEffect(Effect.map(create(request), eventsOf))
+  })
 
 /** One step of a script: a response (id, model and usage may be left out), or an error. */
 export const ScriptStep = Schema.Union(
@@ -74,22 +104,21 @@ export const estimateUsage = (request: ModelRequest, content: ModelResponse["con
 export const makeScripted = (steps: ReadonlyArray<ScriptStep>): Effect.Effect<Service> =>
   Effect.gen(function*() {
     const next = yield* Ref.make(0)
-    return ModelClient.of({
-      create: (request) =>
-        Ref.getAndUpdate(next, (n) => n + 1).pipe(Effect.flatMap((n) => {
-          const step = steps[n]
-          if (step === undefined) {
-            return new ModelError({
-              type: "script_exhausted",
-              message: `the model script has ${steps.length} step(s) and request ${
-                n + 1
-              } asked for another; add a step to the script`,
-              retryable: false
-            })
-          }
-          return respond(step, request, n + 1)
-        }))
-    })
+    return fromCreate((request) =>
+      Ref.getAndUpdate(next, (n) => n + 1).pipe(Effect.flatMap((n) => {
+        const step = steps[n]
+        if (step === undefined) {
+          return new ModelError({
+            type: "script_exhausted",
+            message: `the model script has ${steps.length} step(s) and request ${
+              n + 1
+            } asked for another; add a step to the script`,
+            retryable: false
+          })
+        }
+        return respond(step, request, n + 1)
+      }))
+    )
   })
 
 export const layerScripted = (steps: ReadonlyArray<ScriptStep>): Layer.Layer<ModelClient> =>
@@ -140,15 +169,14 @@ export const layerFake = (
     ModelClient,
     Effect.gen(function*() {
       const count = yield* Ref.make(0)
-      return ModelClient.of({
-        create: (request) =>
-          Effect.gen(function*() {
-            const n = yield* Ref.updateAndGet(count, (c) => c + 1)
-            const produced = answer(request, n)
-            const step = Effect.isEffect(produced) ? yield* produced : produced
-            return yield* respond(step, request, n)
-          })
-      })
+      return fromCreate((request) =>
+        Effect.gen(function*() {
+          const n = yield* Ref.updateAndGet(count, (c) => c + 1)
+          const produced = answer(request, n)
+          const step = Effect.isEffect(produced) ? yield* produced : produced
+          return yield* respond(step, request, n)
+        })
+      )
     })
   )
 

@@ -4,9 +4,8 @@
  * id starts with (`claude-sonnet-4-5-20250929` → `claude-sonnet-4-5`); a model the table does
  * not know costs null (unknown), never 0.
  *
- * The defaults are Anthropic's list prices for current Claude models (cache writes at the
- * 5-minute rate, 1.25× input; cache reads at 0.1× input). Settings override or add entries
- * (`pricing`).
+ * The defaults are Anthropic's list prices for Claude models (cache writes at the 5-minute
+ * rate). Settings override or add entries (`pricing`) — for a new model, or a negotiated rate.
  */
 import { Schema } from "effect"
 import type { Usage } from "./Messages.js"
@@ -26,23 +25,37 @@ export type Price = typeof Price.Type
 export const PriceTable = Schema.Record({ key: Schema.String, value: Price })
 export type PriceTable = typeof PriceTable.Type
 
-const price = (input: number, output: number): Price => ({
+const price = (input: number, output: number, cacheWrite: number, cacheRead: number): Price => ({
   input,
   output,
-  cacheWrite: input * 1.25,
-  cacheRead: input / 10
+  cacheWrite,
+  cacheRead
 })
 
+/** Anthropic's list prices (platform.claude.com, "Pricing"), cache writes at the 5-minute rate. */
 export const defaults: PriceTable = {
-  "claude-opus-4-5": price(5, 25),
-  "claude-opus-4-1": price(15, 75),
-  "claude-opus-4": price(15, 75),
-  "claude-sonnet-4-5": price(3, 15),
-  "claude-sonnet-4": price(3, 15),
-  "claude-3-7-sonnet": price(3, 15),
-  "claude-haiku-4-5": price(1, 5),
-  "claude-3-5-haiku": price(0.8, 4),
-  "claude-3-haiku": price(0.25, 1.25)
+  "claude-fable-5-1": price(10, 50, 12.5, 0.25),
+  "claude-mythos-5-1": price(10, 50, 12.5, 0.25),
+  "claude-fable-5": price(10, 50, 12.5, 1),
+  "claude-mythos-5": price(10, 50, 12.5, 1),
+  "claude-opus-5-5": price(4, 20, 5, 0.2),
+  "claude-opus-5": price(5, 25, 6.25, 0.5),
+  "claude-opus-4-8": price(5, 25, 6.25, 0.5),
+  "claude-opus-4-7": price(5, 25, 6.25, 0.5),
+  "claude-opus-4-6": price(5, 25, 6.25, 0.5),
+  "claude-opus-4-5": price(5, 25, 6.25, 0.5),
+  "claude-opus-4-1": price(15, 75, 18.75, 1.5),
+  "claude-opus-4": price(15, 75, 18.75, 1.5),
+  "claude-sonnet-5-5": price(2, 10, 2.5, 0.2),
+  "claude-sonnet-5": price(2, 10, 2.5, 0.2),
+  "claude-sonnet-4-6": price(3, 15, 3.75, 0.3),
+  "claude-sonnet-4-5": price(3, 15, 3.75, 0.3),
+  "claude-sonnet-4": price(3, 15, 3.75, 0.3),
+  "claude-3-7-sonnet": price(3, 15, 3.75, 0.3),
+  "claude-haiku-5-5": price(0.1, 0.5, 0.125, 0.01),
+  "claude-haiku-4-5": price(1, 5, 1.25, 0.1),
+  "claude-3-5-haiku": price(0.8, 4, 1, 0.08),
+  "claude-3-haiku": price(0.25, 1.25, 0.3, 0.03)
 }
 
 /** The entry for `model`: the longest prefix of its id in the table. */

@@ -69,7 +69,8 @@ export const sameDecision = (computed: AnyEvent, recorded: AnyEvent): boolean =>
   if (computed._tag === "ModelRequested" && recorded._tag === "ModelRequested") {
     return computed.requestId === recorded.requestId && computed.model === recorded.model &&
       computed.maxTokens === recorded.maxTokens && computed.messageCount === recorded.messageCount &&
-      computed.digest === recorded.digest && sameStrings(computed.tools, recorded.tools)
+      computed.digest === recorded.digest && sameStrings(computed.tools, recorded.tools) &&
+      computed.purpose === recorded.purpose
   }
   if (computed._tag === "TurnCompleted" && recorded._tag === "TurnCompleted") {
     return computed.turn === recorded.turn && computed.stopReason === recorded.stopReason &&
@@ -90,6 +91,7 @@ const describeIntents = (intents: ReadonlyArray<Intent>): string => {
       case "RequestModel":
       case "CompleteTurn":
       case "ExhaustBudget":
+      case "CompactContext":
         return describeEvent(intent.decision)
       case "SpawnSubagents":
         return intent.decisions.map(describeEvent).join("; ")
@@ -122,7 +124,9 @@ export const makeVerifier = (sessionId: string, options: VerifyOptions = {}) => 
       case "TurnCompleted": {
         decisions++
         const intents = decide(state)
-        const due = intents.find((i) => (i._tag === "RequestModel" || i._tag === "CompleteTurn"))
+        const due = intents.find((i) =>
+          i._tag === "RequestModel" || i._tag === "CompleteTurn" || i._tag === "CompactContext"
+        )
         const computed = due !== undefined && "decision" in due ? due.decision : undefined
         if (computed === undefined || !sameDecision(computed, event)) {
           return diverge(envelope, describeIntents(intents))
@@ -169,6 +173,7 @@ export const makeVerifier = (sessionId: string, options: VerifyOptions = {}) => 
       }
       case "ModelResponded":
       case "ModelFailed":
+      case "ContextCompacted":
         return event.requestId === state.pendingRequestId
           ? undefined
           : diverge(envelope, `no response is due (pending request: ${state.pendingRequestId ?? "none"})`)

@@ -26,6 +26,7 @@ describe("Pricing", () => {
   it("a model matches the longest prefix in the table; an unknown model costs null, never 0", () => {
     assert.deepStrictEqual(Pricing.find("claude-opus-4-1-20250805"), Pricing.defaults["claude-opus-4-1"])
     assert.deepStrictEqual(Pricing.find("claude-opus-4-5-20251101"), Pricing.defaults["claude-opus-4-5"])
+    assert.strictEqual(Pricing.find("claude-opus-4-6")!.input, 5)
     assert.isUndefined(Pricing.find("gpt-5"))
     assert.isNull(Pricing.cost("gpt-5", usage(1000, 1000)))
     assert.isNull(Pricing.add(1, null))

@@ -1,0 +1,73 @@
+/**
+ * The CLI as it ships: one file bundled by `pnpm build`, run with plain `node` from a directory
+ * outside the repository, so that nothing — not the version, not a dependency — is found in the
+ * workspace at run time.
+ */
+import { FileSystem } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { assert, beforeAll, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import { isBuiltin } from "node:module"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { builtWeft, runBuilt } from "./support/BuiltCli.js"
+
+const packageJson = JSON.parse(fs.readFileSync(fileURLToPath(new URL("../package.json", import.meta.url)), "utf8")) as {
+  readonly version: string
+}
+
+/** A WEFT_HOME and a directory to run in, both temporary and outside the repository. */
+const sandbox = Effect.gen(function*() {
+  const fileSystem = yield* FileSystem.FileSystem
+  return {
+    home: yield* fileSystem.makeTempDirectoryScoped({ prefix: "weft-bundle-home-" }),
+    cwd: yield* fileSystem.makeTempDirectoryScoped({ prefix: "weft-bundle-cwd-" })
+  }
+})
+
+describe("the bundled CLI", () => {
+  beforeAll(() => builtWeft())
+
+  it.live("imports nothing but node built-ins, so it needs no node_modules", () =>
+    Effect.gen(function*() {
+      const text = fs.readFileSync(yield* Effect.promise(builtWeft), "utf8")
+      const specifiers = [...text.matchAll(/\b(?:from|import\(|require\()\s*"([\w@./:-]+)"/g)].map((m) => m[1]!)
+      assert.include(specifiers, "node:fs")
+      assert.deepStrictEqual(specifiers.filter((specifier) => !isBuiltin(specifier)), [])
+    }))
+
+  it.live("is executable and prints the version of packages/cli/package.json", () =>
+    Effect.gen(function*() {
+      assert.match(packageJson.version, /^\d+\.\d+\.\d+/)
+      const mode = fs.statSync(yield* Effect.promise(builtWeft)).mode
+      assert.strictEqual(mode & 0o755, 0o755, `mode ${mode.toString(8)}`)
+      const run = yield* runBuilt(["--version"], { ...(yield* sandbox), direct: true })
+      assert.strictEqual(run.code, 0, run.stderr)
+      assert.strictEqual(run.stdout.trim(), packageJson.version)
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+  it.live("runs the demo and logs its session in WEFT_HOME, every event of it", () =>
+    Effect.gen(function*() {
+      const dirs = yield* sandbox
+      const demo = yield* runBuilt(["demo"], dirs)
+      assert.strictEqual(demo.code, 0, demo.stderr)
+      const verified = /replay --verify: (\d+) events, \d+ decisions — every decision replays exactly/.exec(demo.stdout)
+      assert.isNotNull(verified, demo.stdout)
+      const events = Number(verified![1])
+
+      const list = yield* runBuilt(["sessions", "list", "--all", "--json"], dirs)
+      assert.strictEqual(list.code, 0, list.stderr)
+      const sessions = JSON.parse(list.stdout) as ReadonlyArray<{ readonly sessionId: string; readonly events: number }>
+      assert.strictEqual(sessions.length, 1)
+      assert.strictEqual(sessions[0]!.events, events)
+      assert.include(demo.stdout, `weft sessions show ${sessions[0]!.sessionId.slice(0, 8)}`)
+
+      const projects = path.join(dirs.home, "projects")
+      const files = fs.readdirSync(projects, { recursive: true, encoding: "utf8" })
+        .filter((file) => file.endsWith(".jsonl"))
+      assert.deepStrictEqual(files.map((file) => path.basename(file)), [`${sessions[0]!.sessionId}.jsonl`])
+      const lines = fs.readFileSync(path.join(projects, files[0]!), "utf8").trimEnd().split("\n")
+      assert.strictEqual(lines.length, events)
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+})
