@@ -15,6 +15,7 @@
  */
 import * as AgentLoop from "@weft/kernel/AgentLoop"
 import type { AgentState } from "@weft/kernel/AgentState"
+import type { EventLogError } from "@weft/kernel/EventLog"
 import { EventLog } from "@weft/kernel/EventLog"
 import { SessionStarted } from "@weft/kernel/Events"
 import { Ids } from "@weft/kernel/Ids"
@@ -22,7 +23,9 @@ import * as ModelClientAnthropic from "@weft/kernel/ModelClientAnthropic"
 import * as PermissionPolicy from "@weft/kernel/PermissionPolicy"
 import * as PermissionPrompt from "@weft/kernel/PermissionPrompt"
 import * as PermissionRule from "@weft/kernel/PermissionRule"
+import * as Pricing from "@weft/kernel/Pricing"
 import * as Replay from "@weft/kernel/Replay"
+import type * as Settings from "@weft/kernel/Settings"
 import * as ToolRegistry from "@weft/kernel/ToolRegistry"
 import * as SettingsFiles from "@weft/store/SettingsFiles"
 import { Clock, Effect, Either, Layer, Option, Schema, Stream } from "effect"
@@ -74,9 +77,35 @@ export const flagSettings = (config: RootConfig) => {
     ...(Object.keys(permissions).length > 0 ? { permissions } : {}),
     ...Option.match(config.model, { onNone: () => ({}), onSome: (model) => ({ model }) }),
     ...Option.match(config.maxDepth, { onNone: () => ({}), onSome: (maxDepth) => ({ maxDepth }) }),
-    ...Option.match(config.maxBudgetTokens, { onNone: () => ({}), onSome: (budgetTokens) => ({ budgetTokens }) })
+    ...Option.match(config.maxBudgetTokens, { onNone: () => ({}), onSome: (budgetTokens) => ({ budgetTokens }) }),
+    ...Option.match(config.maxBudgetUsd, { onNone: () => ({}), onSome: (budgetUsd) => ({ budgetUsd }) })
   }
 }
+
+/**
+ * The session's budget: in dollars (`budgetUsd`, `--max-budget-usd`) as input tokens of the model
+ * with the other kinds weighted by price, else in tokens (`budgetTokens`, cache reads at
+ * `cacheReadWeight`).
+ */
+export const budgetOf = (settings: Settings.ResolvedSettings, model: string) =>
+  Effect.gen(function*() {
+    if (settings.budgetUsd !== undefined) {
+      const budget = Pricing.usdBudget(settings.budgetUsd, model, settings.prices)
+      if (budget === undefined) {
+        return yield* new UsageError({
+          message:
+            `a budget in dollars needs the price of ${model}: add it under "pricing" in settings, or give the budget in tokens`
+        })
+      }
+      return { budgetTokens: budget.budgetTokens, budgetWeights: budget.weights }
+    }
+    return {
+      budgetTokens: settings.budgetTokens ?? null,
+      ...(settings.cacheReadWeight === undefined
+        ? {}
+        : { budgetWeights: { ...Pricing.unweighted, cacheRead: settings.cacheReadWeight } })
+    }
+  })
 
 /** The permission settings a session recorded at its start, for resuming it. */
 const recordedPolicy = (started: SessionStarted): PermissionPolicy.PolicySettings => {
@@ -95,6 +124,18 @@ const recordedPolicy = (started: SessionStarted): PermissionPolicy.PolicySetting
     additionalDirectories: Array.isArray(dirs) ? dirs.filter((d): d is string => typeof d === "string") : []
   }
 }
+
+/** The flags a continued session does not take: it keeps what it recorded at its start. */
+const ignoredOnResume = (config: RootConfig): ReadonlyArray<string> => [
+  ...(Option.isSome(config.model) ? ["--model"] : []),
+  ...(Option.isSome(config.maxDepth) ? ["--max-depth"] : []),
+  ...(Option.isSome(config.maxBudgetTokens) ? ["--max-budget-tokens"] : []),
+  ...(Option.isSome(config.maxBudgetUsd) ? ["--max-budget-usd"] : []),
+  ...(Option.isSome(config.permissionMode) ? ["--permission-mode"] : []),
+  ...(config.allowedTools.length > 0 ? ["--allowed-tools"] : []),
+  ...(config.disallowedTools.length > 0 ? ["--disallowed-tools"] : []),
+  ...(Option.isSome(config.appendSystemPrompt) ? ["--append-system-prompt"] : [])
+]
 
 const checkUsage = (config: RootConfig) => {
   const resuming = config.continue || Option.isSome(config.resume)
@@ -177,6 +218,16 @@ export const run = (config: RootConfig) =>
         })
       }
       policy = recordedPolicy(first.value.event)
+      const ignored = ignoredOnResume(config)
+      if (ignored.length > 0) {
+        yield* Effect.logWarning(
+          `${ignored.join(", ")}: ignored when continuing a session; it keeps the model, limits, permissions and ` +
+            "system prompt it started with"
+        )
+      }
+      if (Option.isSome(config.forkAt) && config.forkAt.value < 1) {
+        return yield* new UsageError({ message: `--fork-at ${config.forkAt.value}: a seq is 1 or more` })
+      }
       if (config.forkSession || Option.isSome(config.forkAt)) {
         const forkAt = Option.isSome(config.forkAt)
           ? config.forkAt.value
@@ -194,7 +245,9 @@ export const run = (config: RootConfig) =>
         stderr: (text) => process.stderr.write(text)
       },
       color: invocation.color?.stderr ?? false,
-      spinner: tty.stderr
+      spinner: tty.stderr,
+      // In print mode a failed turn is the command's error, reported once by the CLI.
+      reportErrors: !config.print
     })
     const reader = config.print ? undefined : yield* LineReader.make
     const promptLayer = reader === undefined
@@ -204,13 +257,7 @@ export const run = (config: RootConfig) =>
       ...log,
       append: (id, drafts) => log.append(id, drafts).pipe(Effect.tap(output.onAppend))
     })
-    const appended = Option.getOrUndefined(config.appendSystemPrompt)
-    const loopLayer = AgentLoop.layer({
-      systemPrompt: appended === undefined
-        ? AgentLoop.DEFAULT_SYSTEM_PROMPT
-        : `${AgentLoop.DEFAULT_SYSTEM_PROMPT}\n\n${appended}`,
-      onModelEvent: output.onModelEvent
-    }).pipe(Layer.provide(Layer.mergeAll(
+    const loopLayer = AgentLoop.layer({ onModelEvent: output.onModelEvent }).pipe(Layer.provide(Layer.mergeAll(
       ModelClientAnthropic.layerAnthropic({
         apiKey,
         ...(invocation.baseUrl === undefined ? {} : { baseURL: invocation.baseUrl })
@@ -233,17 +280,24 @@ export const run = (config: RootConfig) =>
           settings: settings.settings,
           sources: settings.sources,
           maxDepth: settings.maxDepth ?? 3,
-          budgetTokens: settings.budgetTokens ?? null,
+          ...(yield* budgetOf(settings, model)),
+          ...Option.match(config.appendSystemPrompt, {
+            onNone: () => ({}),
+            onSome: (appendSystemPrompt) => ({ appendSystemPrompt })
+          }),
           agents: settings.agents,
-          prices: settings.prices,
-          ...(settings.cacheReadWeight === undefined ? {} : { cacheReadWeight: settings.cacheReadWeight })
+          prices: settings.prices
         })
         : yield* loop.resume(sessionId)
 
-      const turn = (text: string) =>
+      const turn = (
+        text: string,
+        beforeResult: (result: AgentLoop.TurnResult) => Effect.Effect<void, EventLogError> = () => Effect.void
+      ) =>
         Effect.gen(function*() {
           const started = yield* Clock.currentTimeMillis
           const result = yield* session.send(text)
+          yield* beforeResult(result)
           const state: AgentState = yield* session.state
           yield* output.finish({
             sessionId: session.sessionId,
@@ -259,8 +313,11 @@ export const run = (config: RootConfig) =>
         })
 
       if (reader === undefined) {
-        const result = yield* turn(prompt!)
-        yield* session.end(result.error === undefined ? "completed" : "failed")
+        // The session ends before the result is printed, so stream-json's events come first, all of them.
+        const result = yield* turn(
+          prompt!,
+          (result) => session.end(result.error === undefined ? "completed" : "failed")
+        )
         if (result.error !== undefined) {
           return yield* new TurnFailedError({ sessionId: session.sessionId, reason: result.error })
         }

@@ -6,7 +6,7 @@
  * - `interruptible(effect)`: runs a turn; Ctrl-C while it runs interrupts it (the loop records
  *   how it ended) and the session goes on. Ctrl-C at the prompt only reminds how to leave.
  */
-import { Effect, Exit, Fiber, Option } from "effect"
+import { Effect, Exit, Fiber, Option, Runtime } from "effect"
 import * as readline from "node:readline"
 
 export interface LineReader {
@@ -54,9 +54,10 @@ export const make = Effect.acquireRelease(
   interruptible: (effect) =>
     Effect.gen(function*() {
       const fiber = yield* Effect.fork(effect)
+      const runFork = Runtime.runFork(yield* Effect.runtime<never>())
       const onInterrupt = () => {
         process.stderr.write("\n^C interrupting…\n")
-        Effect.runFork(Fiber.interrupt(fiber))
+        runFork(Fiber.interrupt(fiber))
       }
       rl.off("SIGINT", idle)
       rl.on("SIGINT", onInterrupt)

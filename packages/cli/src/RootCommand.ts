@@ -68,6 +68,11 @@ const options = {
     Options.withDescription("Stop when the session (subagents included) has spent N tokens."),
     Options.optional
   ),
+  maxBudgetUsd: Options.float("max-budget-usd").pipe(
+    Options.withPseudoName("USD"),
+    Options.withDescription("Stop when the session (subagents included) has spent USD dollars, at the model's prices."),
+    Options.optional
+  ),
   maxDepth: Options.integer("max-depth").pipe(
     Options.withPseudoName("N"),
     Options.withDescription("How deep subagents may delegate (default 3)."),
@@ -122,6 +127,7 @@ export const valuedOptions: ReadonlySet<string> = new Set([
   "--fork-at",
   "--model",
   "--max-budget-tokens",
+  "--max-budget-usd",
   "--max-depth",
   "--permission-mode",
   "--allowed-tools",

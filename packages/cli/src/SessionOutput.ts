@@ -38,6 +38,8 @@ export interface Options {
   /** Dim tool lines and show a spinner: stderr is a terminal and colours are allowed. */
   readonly color: boolean
   readonly spinner: boolean
+  /** Print a failed turn's error on stderr (interactive); in print mode the command reports it. */
+  readonly reportErrors: boolean
 }
 
 const DIM = "\u001b[2m"
@@ -64,7 +66,8 @@ export const progressLine = (envelope: Envelope): string | undefined => {
     case "SubagentCompleted":
       return `  ⎿ ${EventSummary.summary(event)}`
     case "ModelFailed":
-      return `  ! ${who}${EventSummary.summary(event)}`
+      // A final failure is the turn's error, told once at its end; a retry is news now.
+      return event.retryInMs === undefined ? undefined : `  ! ${who}${EventSummary.summary(event)}`
     case "ContextCompacted":
       return `  ⎿ ${who}older turns summarised (${EventSummary.summary(event)})`
     case "BudgetExhausted":
@@ -102,6 +105,9 @@ export const make = (options: Options) =>
     const spinner = yield* Ref.make<Option.Option<Fiber.RuntimeFiber<unknown>>>(Option.none())
     // Whether the answer's last streamed character ended a line, so stderr lines start on their own.
     const atLineStart = yield* Ref.make(true)
+    // Whether stdout alone ends a line: a new response's text starts on a line of its own there.
+    const stdoutAtLineStart = yield* Ref.make(true)
+    const needsBreak = yield* Ref.make(false)
 
     const stopSpinner = Ref.getAndSet(spinner, Option.none()).pipe(
       Effect.flatMap(Option.match({
@@ -138,7 +144,11 @@ export const make = (options: Options) =>
             return
           }
           if (format !== "text") return
-          if (envelope.event._tag === "ModelRequested" && envelope.agentId === "main") return yield* startSpinner
+          if (envelope.event._tag === "ModelRequested" && envelope.agentId === "main") {
+            // A new response starts on a line of its own.
+            if (!(yield* Ref.get(stdoutAtLineStart))) yield* Ref.set(needsBreak, true)
+            return yield* startSpinner
+          }
           if (envelope.event._tag === "ModelResponded" || envelope.event._tag === "ModelFailed") yield* stopSpinner
           const line = progressLine(envelope)
           if (line !== undefined) yield* info(line)
@@ -154,8 +164,10 @@ export const make = (options: Options) =>
         }
         if (format !== "text") return
         yield* stopSpinner
+        if (yield* Ref.getAndSet(needsBreak, false)) sink.stdout("\n")
         sink.stdout(event.text)
         yield* Ref.set(atLineStart, event.text.endsWith("\n"))
+        yield* Ref.set(stdoutAtLineStart, event.text.endsWith("\n"))
       })
 
     /** The end of a turn: a newline after streamed text, or the result object. */
@@ -163,8 +175,9 @@ export const make = (options: Options) =>
       Effect.gen(function*() {
         yield* stopSpinner
         if (format === "text") {
-          if (!(yield* Ref.getAndSet(atLineStart, true))) sink.stdout("\n")
-          if (result.error !== undefined) sink.stderr(`weft: ${result.error}\n`)
+          yield* Ref.set(atLineStart, true)
+          if (!(yield* Ref.getAndSet(stdoutAtLineStart, true))) sink.stdout("\n")
+          if (result.error !== undefined && options.reportErrors) sink.stderr(`weft: ${result.error}\n`)
           return
         }
         sink.stdout(`${JSON.stringify(resultObject(result))}\n`)

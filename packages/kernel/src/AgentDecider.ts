@@ -112,7 +112,12 @@ export const decide = (state: AgentState): ReadonlyArray<Intent> => {
         decision: new ModelRequested({
           requestId: requestId(state),
           model: config.model,
-          maxTokens: left === null ? SUMMARY_MAX_TOKENS : Math.max(0, Math.min(SUMMARY_MAX_TOKENS, left - input)),
+          maxTokens: left === null
+            ? SUMMARY_MAX_TOKENS
+            : Math.max(
+              0,
+              Math.min(SUMMARY_MAX_TOKENS, Math.floor((left - input) / Math.max(config.weights.output, 1e-9)))
+            ),
           tools: [],
           // The messages summarised, and the instruction to summarise them.
           messageCount: turnStart.length + 1,
@@ -129,7 +134,10 @@ export const decide = (state: AgentState): ReadonlyArray<Intent> => {
         requestId: requestId(state),
         model: config.model,
         // Output is capped to what the budget has left after the (over-)estimated input.
-        maxTokens: left === null ? config.maxTokens : Math.min(config.maxTokens, left - input),
+        // (An output token counts its weight: a budget in dollars weighs output at its price.)
+        maxTokens: left === null
+          ? config.maxTokens
+          : Math.min(config.maxTokens, Math.floor((left - input) / Math.max(config.weights.output, 1e-9))),
         tools: config.tools,
         messageCount: messageCount(state),
         digest: state.digest

@@ -90,12 +90,14 @@ export interface StartOptions {
   readonly maxTokens?: number
   /** Agent types from settings, added to the built-ins (one named like a built-in replaces it). */
   readonly agents?: ReadonlyArray<AgentTypes.AgentType>
-  /** What a cache-read token counts for against the budget (default 1). */
-  readonly cacheReadWeight?: number
+  /** What output, cache-write and cache-read tokens count for against the budget (default 1 each). */
+  readonly budgetWeights?: Pricing.BudgetWeights
   /** Prices for costs (default `Pricing.defaults`). */
   readonly prices?: Pricing.PriceTable
   /** The model's context window in tokens: older turns are summarised before a request would overflow it. */
   readonly contextWindow?: number
+  /** Text to add to the main agent's system prompt; recorded, so a resumed session keeps it. */
+  readonly appendSystemPrompt?: string
 }
 
 export interface TurnResult {
@@ -223,7 +225,11 @@ export const make = (options: Options = {}) =>
               })
             const answer = yield* model.stream({
               model: decision.decision.model,
-              system: type === undefined ? systemPrompt : type.prompt,
+              system: type !== undefined
+                ? type.prompt
+                : config.appendSystemPrompt === null
+                ? systemPrompt
+                : `${systemPrompt}\n\n${config.appendSystemPrompt}`,
               messages: AgentState_.transcript(state),
               tools: offered,
               max_tokens: decision.decision.maxTokens
@@ -651,9 +657,12 @@ export const make = (options: Options = {}) =>
           home: policy.home,
           ...(startOptions.maxTokens === undefined ? {} : { maxTokens: startOptions.maxTokens }),
           agents: AgentTypes.withCustom(startOptions.agents ?? []),
-          ...(startOptions.cacheReadWeight === undefined ? {} : { cacheReadWeight: startOptions.cacheReadWeight }),
+          ...(startOptions.budgetWeights === undefined ? {} : { budgetWeights: startOptions.budgetWeights }),
           ...(startOptions.prices === undefined ? {} : { prices: startOptions.prices }),
-          ...(startOptions.contextWindow === undefined ? {} : { contextWindow: startOptions.contextWindow })
+          ...(startOptions.contextWindow === undefined ? {} : { contextWindow: startOptions.contextWindow }),
+          ...(startOptions.appendSystemPrompt === undefined
+            ? {}
+            : { appendSystemPrompt: startOptions.appendSystemPrompt })
         })
         const envelopes = yield* log.append(sessionId, [started])
         return yield* session(sessionId, envelopes.reduce(AgentState_.evolve, AgentState_.initial("main")))

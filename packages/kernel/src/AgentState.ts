@@ -39,11 +39,13 @@ export interface Config {
   readonly agents: ReadonlyArray<AgentTypes.AgentType>
   /** For a subagent: the rules of its type and of every type above it, outermost first. */
   readonly restrictions: ReadonlyArray<Restriction>
-  /** What a cache-read token counts for against the budget. */
-  readonly cacheReadWeight: number
+  /** What an output, cache-write and cache-read token count for against the budget (an input token: 1). */
+  readonly weights: Pricing.BudgetWeights
   readonly prices: Pricing.PriceTable
   /** The model's context window in tokens; null: never compact. */
   readonly contextWindow: number | null
+  /** Text added to the main agent's system prompt. */
+  readonly appendSystemPrompt: string | null
 }
 
 /** An agent type's rules, as text (what `PermissionPolicy` parses into a `Restriction`). */
@@ -138,10 +140,12 @@ export interface Budget {
 }
 
 /** Tokens a response costs against a budget: input, output, and cache writes and reads (weight 1). */
-/** The tokens a usage counts for against a budget: cache reads at `cacheReadWeight` (rounded up). */
-export const charge = (usage: Usage, cacheReadWeight = 1): number =>
-  usage.input_tokens + usage.output_tokens + usage.cache_creation_input_tokens +
-  Math.ceil(usage.cache_read_input_tokens * cacheReadWeight)
+/** The tokens a usage counts for against a budget, each kind at its weight (rounded up). */
+export const charge = (usage: Usage, weights: Pricing.BudgetWeights = Pricing.unweighted): number =>
+  usage.input_tokens + Math.ceil(
+    usage.output_tokens * weights.output + usage.cache_creation_input_tokens * weights.cacheWrite +
+      usage.cache_read_input_tokens * weights.cacheRead - 1e-9
+  )
 
 /** Tokens allowed for what a request carries besides the transcript: the system prompt and tool definitions. */
 export const REQUEST_OVERHEAD_TOKENS = 2000
@@ -300,9 +304,10 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
           maxTurns: null,
           agents: event.agents ?? AgentTypes.builtins,
           restrictions: [],
-          cacheReadWeight: event.cacheReadWeight ?? 1,
+          weights: event.budgetWeights ?? Pricing.unweighted,
           prices: event.prices ?? Pricing.defaults,
-          contextWindow: event.contextWindow ?? null
+          contextWindow: event.contextWindow ?? null,
+          appendSystemPrompt: event.appendSystemPrompt ?? null
         },
         budget: { ...state.budget, limit: event.budgetTokens }
       }
@@ -349,7 +354,7 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
         usage: addUsage(state.usage, event.usage),
         treeUsage: addUsage(state.treeUsage, event.usage),
         costUsd: Pricing.add(state.costUsd, Pricing.cost(event.model, event.usage, state.config?.prices)),
-        budget: { ...state.budget, used: state.budget.used + charge(event.usage, state.config?.cacheReadWeight) }
+        budget: { ...state.budget, used: state.budget.used + charge(event.usage, state.config?.weights) }
       }
     }
     case "ContextCompacted": {
@@ -385,7 +390,7 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
           state.costUsd,
           Pricing.cost(event.model ?? state.config?.model ?? "", event.usage, state.config?.prices)
         ),
-        budget: { ...state.budget, used: state.budget.used + charge(event.usage, state.config?.cacheReadWeight) }
+        budget: { ...state.budget, used: state.budget.used + charge(event.usage, state.config?.weights) }
       }
     }
     case "ModelFailed":
@@ -457,7 +462,7 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
         costUsd: Pricing.add(state.costUsd, event.costUsd ?? null),
         budget: {
           ...state.budget,
-          used: state.budget.used + charge(event.usage, state.config?.cacheReadWeight),
+          used: state.budget.used + charge(event.usage, state.config?.weights),
           reserved: Math.max(0, state.budget.reserved - reserved)
         }
       }

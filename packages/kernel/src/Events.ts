@@ -14,7 +14,7 @@ import { Schema } from "effect"
 import { AgentType } from "./AgentTypes.js"
 import { JsonObject } from "./Json.js"
 import { AssistantBlock, StopReason, TextBlock, Usage, UserBlock } from "./Messages.js"
-import { Amount, PriceTable } from "./Pricing.js"
+import { Amount, BudgetWeights, PriceTable } from "./Pricing.js"
 
 const version = <const N extends number>(n: N) =>
   Schema.Literal(n).pipe(Schema.propertySignature, Schema.withConstructorDefault(() => n))
@@ -65,12 +65,18 @@ export class SessionStarted extends Schema.TaggedClass<SessionStarted>()("Sessio
   maxTokens: optional(Schema.Int.pipe(Schema.positive())),
   /** The agent types the task tool may spawn, built-in and from settings (the built-ins when absent). */
   agents: optional(Schema.Array(AgentType)),
-  /** What a cache-read token counts for against the budget (1 when absent). */
-  cacheReadWeight: optional(Amount),
+  /**
+   * What an output, cache-write and cache-read token count for against the budget, an input
+   * token counting 1 (all 1 when absent). A budget in dollars is one in input tokens weighted by
+   * the model's prices.
+   */
+  budgetWeights: optional(BudgetWeights),
   /** The price table costs are computed with (`Pricing.defaults` when absent). */
   prices: optional(PriceTable),
   /** The model's context window in tokens: older turns are summarised before a request would overflow it. */
-  contextWindow: optional(Schema.Int.pipe(Schema.positive()))
+  contextWindow: optional(Schema.Int.pipe(Schema.positive())),
+  /** Text added to the main agent's system prompt (`--append-system-prompt`), kept for resuming. */
+  appendSystemPrompt: optional(Schema.String)
 }) {}
 
 export class UserMessageReceived extends Schema.TaggedClass<UserMessageReceived>()("UserMessageReceived", {

@@ -77,5 +77,34 @@ export const cost = (model: string, usage: Usage, table: PriceTable = defaults):
     usage.cache_read_input_tokens * entry.cacheRead) / 1_000_000
 }
 
+/** What an output, cache-write and cache-read token count for against a budget, an input token counting 1. */
+export const BudgetWeights = Schema.Struct({ output: Amount, cacheWrite: Amount, cacheRead: Amount })
+export type BudgetWeights = typeof BudgetWeights.Type
+
+/** Every token counts 1. */
+export const unweighted: BudgetWeights = { output: 1, cacheWrite: 1, cacheRead: 1 }
+
+/**
+ * A budget in dollars as a budget in input tokens of `model`, each other kind of token weighted
+ * by its price relative to input: spending it all costs exactly `usd` on that model. Undefined
+ * when the table has no price for the model.
+ */
+export const usdBudget = (
+  usd: number,
+  model: string,
+  table: PriceTable = defaults
+): { readonly budgetTokens: number; readonly weights: BudgetWeights } | undefined => {
+  const price = find(model, table)
+  if (price === undefined || price.input <= 0) return undefined
+  return {
+    budgetTokens: Math.floor((usd * 1_000_000) / price.input),
+    weights: {
+      output: price.output / price.input,
+      cacheWrite: price.cacheWrite / price.input,
+      cacheRead: price.cacheRead / price.input
+    }
+  }
+}
+
 /** Adds costs where an unknown (null) stays unknown. */
 export const add = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : a + b)

@@ -118,6 +118,8 @@ export const SettingsFile = Schema.Struct({
   env: optional(Env),
   /** What a cache-read token counts for against `budgetTokens` (default 1). */
   cacheReadWeight: optional(Weight),
+  /** A budget in dollars instead of tokens, through the price table (takes the place of `budgetTokens`). */
+  budgetUsd: optional(Weight),
   /** Dollars per million tokens by model id prefix, over `Pricing.defaults`. */
   pricing: optional(Prices),
   agents: optional(Agents),
@@ -172,6 +174,7 @@ export interface ResolvedSettings {
   readonly budgetTokens?: number
   readonly env: Readonly<Record<string, string>>
   readonly cacheReadWeight?: number
+  readonly budgetUsd?: number
   /** The price table: the defaults with the settings' `pricing` over them. */
   readonly prices: Pricing.PriceTable
   /** Agent types from settings (`agents`), for the task tool; a higher layer's type replaces a lower one's. */
@@ -188,6 +191,7 @@ const topLevel: Record<string, Schema.Schema<any, any>> = {
   budgetTokens: Count,
   env: Env,
   cacheReadWeight: Weight,
+  budgetUsd: Weight,
   pricing: Prices,
   agents: Agents,
   memory: JsonValue
@@ -367,6 +371,7 @@ export const merge = (input: ReadonlyArray<LayerSettings>): ResolvedSettings => 
     ...(maxDepth === undefined ? {} : { maxDepth }),
     ...(budgetTokens === undefined ? {} : { budgetTokens }),
     env: isObject(settings["env"]) ? settings["env"] as Record<string, string> : {},
+    ...(count(settings["budgetUsd"]) === undefined ? {} : { budgetUsd: count(settings["budgetUsd"])! }),
     ...(count(settings["cacheReadWeight"]) === undefined
       ? {}
       : { cacheReadWeight: count(settings["cacheReadWeight"])! }),

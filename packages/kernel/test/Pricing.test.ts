@@ -4,6 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Chunk, Stream } from "effect"
 import { Either } from "effect"
+import { decide } from "../src/AgentDecider.js"
 import { AgentLoop } from "../src/AgentLoop.js"
 import * as AgentState from "../src/AgentState.js"
 import { EventLog } from "../src/EventLog.js"
@@ -63,7 +64,7 @@ describe("what a session spends", () => {
       sources: [],
       maxDepth: 3,
       budgetTokens: 1_000_000,
-      ...(cacheReadWeight === undefined ? {} : { cacheReadWeight })
+      ...(cacheReadWeight === undefined ? {} : { budgetWeights: { ...Pricing.unweighted, cacheRead: cacheReadWeight } })
     })
   const turn = [
     new UserMessageReceived({ content: [{ type: "text", text: "hi" }] }),
@@ -90,6 +91,31 @@ describe("what a session spends", () => {
     assert.strictEqual(full.budget.used, 100 + 50 + 10_000)
     const cheap = envelopes([started(0.1), ...turn]).reduce(AgentState.evolve, AgentState.initial("main"))
     assert.strictEqual(cheap.budget.used, 100 + 50 + 1_000)
+  })
+
+  it("a budget in dollars is input tokens of the model, other tokens weighted by price: spending it all costs exactly that", () => {
+    const budget = Pricing.usdBudget(1, "claude-haiku-4-5")!
+    // haiku 4.5: $1 in, $5 out, $1.25 cache write, $0.10 cache read per million tokens.
+    assert.strictEqual(budget.budgetTokens, 1_000_000)
+    assert.deepStrictEqual(budget.weights, { output: 5, cacheWrite: 1.25, cacheRead: 0.1 })
+    assert.isUndefined(Pricing.usdBudget(1, "gpt-5"))
+    const spent = usage(200_000, 100_000, 80_000, 1_000_000)
+    const dollars = Pricing.cost("claude-haiku-4-5", spent)!
+    assert.closeTo(AgentState.charge(spent, budget.weights) / budget.budgetTokens, dollars, 1e-6)
+  })
+
+  it("with output weighed at its price, a request's max_tokens is clamped by what the budget buys", () => {
+    const weighted = new SessionStarted({
+      ...started(),
+      budgetTokens: 10_000,
+      maxTokens: 8192,
+      budgetWeights: { output: 5, cacheWrite: 1.25, cacheRead: 0.1 }
+    })
+    const state = envelopes([weighted, turn[0]!]).reduce(AgentState.evolve, AgentState.initial("main"))
+    const [intent] = decide(state)
+    assert.strictEqual(intent?._tag, "RequestModel")
+    const left = 10_000 - AgentState.estimateInput(state)
+    assert.strictEqual((intent as { decision: ModelRequested }).decision.maxTokens, Math.floor(left / 5))
   })
 
   it("the state keeps the dollar cost of its responses from the price table", () => {

@@ -4,7 +4,7 @@
  */
 import { FileSystem, Path } from "@effect/platform"
 import { StorageError } from "@weft/kernel/EventLog"
-import { Effect, Option, Schema } from "effect"
+import { Effect, Option, Random, Schema } from "effect"
 import { candidateFolder, PROJECT_FILE } from "./Layout.js"
 
 const storageError = (path: string, operation: string) => (cause: { readonly message: string }) =>
@@ -15,16 +15,17 @@ export const ProjectFile = Schema.parseJson(Schema.Struct({ path: Schema.String 
 const decodeProjectFile = Schema.decodeUnknownOption(ProjectFile)
 const encodeProjectFile = Schema.encodeSync(ProjectFile)
 
-/** Writes `file` (a `project.json`) aside, then renames it into place: a reader never sees half of it. */
+/**
+ * Writes `file` (a `project.json`) aside under a name of its own, then renames it into place: a
+ * reader never sees half of it, and two writers never share the temporary file.
+ */
 export const writeProjectFile = (file: string, project: string) =>
-  FileSystem.FileSystem.pipe(
-    Effect.flatMap((fs) =>
-      fs.writeFileString(`${file}.tmp`, encodeProjectFile({ path: project }) + "\n").pipe(
-        Effect.zipRight(fs.rename(`${file}.tmp`, file))
-      )
-    ),
-    Effect.mapError(storageError(file, "write"))
-  )
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const aside = `${file}.${process.pid}-${(yield* Random.nextInt).toString(36)}.tmp`
+    yield* fs.writeFileString(aside, encodeProjectFile({ path: project }) + "\n")
+    yield* fs.rename(aside, file)
+  }).pipe(Effect.mapError(storageError(file, "write")))
 
 export interface ProjectFolder {
   /** The project's real path. */
@@ -52,13 +53,29 @@ export const make = (home: string) =>
           const exists = yield* fs.exists(dir).pipe(Effect.mapError(storageError(dir, "check")))
           if (!exists) {
             if (!create) return Option.none()
-            yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(storageError(dir, "create")))
-            yield* writeProjectFile(path.join(dir, PROJECT_FILE), project).pipe(
-              Effect.provideService(FileSystem.FileSystem, fs)
+            yield* fs.makeDirectory(root, { recursive: true }).pipe(Effect.mapError(storageError(root, "create")))
+            // Creating the folder is the claim: of two weft processes creating it at once, one wins.
+            const claimed = yield* fs.makeDirectory(dir).pipe(
+              Effect.as(true),
+              Effect.catchIf(
+                (error) => error._tag === "SystemError" && error.reason === "AlreadyExists",
+                () => Effect.succeed(false)
+              ),
+              Effect.mapError(storageError(dir, "create"))
             )
-            return Option.some(dir)
+            if (claimed) {
+              yield* writeProjectFile(path.join(dir, PROJECT_FILE), project).pipe(
+                Effect.provideService(FileSystem.FileSystem, fs)
+              )
+              return Option.some(dir)
+            }
           }
-          const owner = yield* readProject(dir)
+          // A folder just claimed by another process gets its project.json a moment later.
+          let owner = yield* readProject(dir)
+          for (let wait = 0; Option.isNone(owner) && wait < 50; wait++) {
+            yield* Effect.sleep("20 millis")
+            owner = yield* readProject(dir)
+          }
           // A folder without a project.json (made by an older tool) is claimed by the first path that encodes to it.
           if (Option.isNone(owner)) {
             if (!create) return Option.none()

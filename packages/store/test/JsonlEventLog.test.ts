@@ -104,6 +104,34 @@ describe("JsonlEventLog", () => {
       assert.deepStrictEqual(listed, [{ sessionId: "b", project: "/x/y/z" }])
     }).pipe(Effect.provide(NodeContext.layer)))
 
+  it.scopedLive("writers creating a project's folder at once (as separate weft processes would) all succeed, and paths that encode alike still get folders of their own", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const home = yield* tempHome
+      // Each writer has its own layer, so nothing is shared but the file system.
+      yield* Effect.all(
+        Array.from(
+          { length: 8 },
+          (_, i) =>
+            withLog(
+              home,
+              EventLog.pipe(Effect.flatMap((log) => log.append(`s${i}`, [started(i % 2 === 0 ? "/x/y-z" : "/x/y/z")])))
+            )
+        ),
+        { concurrency: "unbounded" }
+      )
+      const folders = (yield* fs.readDirectory(`${home}/projects`)).sort()
+      assert.deepStrictEqual(folders, ["-x-y-z", "-x-y-z~2"])
+      for (const folder of folders) {
+        const owner = yield* fs.readFileString(`${home}/projects/${folder}/project.json`)
+        const sessions = (yield* fs.readDirectory(`${home}/projects/${folder}`)).filter((n) => n.endsWith(".jsonl"))
+        assert.lengthOf(sessions, 4)
+        for (const name of sessions) {
+          assert.include(yield* fs.readFileString(`${home}/projects/${folder}/${name}`), JSON.parse(owner).path)
+        }
+      }
+    }).pipe(Effect.provide(NodeContext.layer)))
+
   describe("torn tails", () => {
     for (
       const [name, tail] of [
