@@ -281,6 +281,9 @@ export const run = (config: RootConfig) =>
           sources: settings.sources,
           maxDepth: settings.maxDepth ?? 3,
           ...(yield* budgetOf(settings, model)),
+          ...(settings.thinkingBudgetTokens === undefined
+            ? {}
+            : { thinkingBudgetTokens: settings.thinkingBudgetTokens }),
           ...Option.match(config.appendSystemPrompt, {
             onNone: () => ({}),
             onSome: (appendSystemPrompt) => ({ appendSystemPrompt })

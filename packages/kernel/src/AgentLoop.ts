@@ -98,6 +98,8 @@ export interface StartOptions {
   readonly contextWindow?: number
   /** Text to add to the main agent's system prompt; recorded, so a resumed session keeps it. */
   readonly appendSystemPrompt?: string
+  /** Extended thinking: the tokens each request may think with (at least 1024). */
+  readonly thinkingBudgetTokens?: number
 }
 
 export interface TurnResult {
@@ -232,7 +234,11 @@ export const make = (options: Options = {}) =>
                 : `${systemPrompt}\n\n${config.appendSystemPrompt}`,
               messages: AgentState_.transcript(state),
               tools: offered,
-              max_tokens: decision.decision.maxTokens
+              max_tokens: decision.decision.maxTokens,
+              // The API wants room to answer after thinking: a request clamped below the budget does not think.
+              ...(config.thinkingBudgetTokens !== null && decision.decision.maxTokens > config.thinkingBudgetTokens
+                ? { thinking: { type: "enabled" as const, budget_tokens: config.thinkingBudgetTokens } }
+                : {})
             }).pipe(
               Stream.tap((event) => {
                 if (event._tag !== "Retrying") return Effect.void
@@ -662,7 +668,10 @@ export const make = (options: Options = {}) =>
           ...(startOptions.contextWindow === undefined ? {} : { contextWindow: startOptions.contextWindow }),
           ...(startOptions.appendSystemPrompt === undefined
             ? {}
-            : { appendSystemPrompt: startOptions.appendSystemPrompt })
+            : { appendSystemPrompt: startOptions.appendSystemPrompt }),
+          ...(startOptions.thinkingBudgetTokens === undefined
+            ? {}
+            : { thinkingBudgetTokens: startOptions.thinkingBudgetTokens })
         })
         const envelopes = yield* log.append(sessionId, [started])
         return yield* session(sessionId, envelopes.reduce(AgentState_.evolve, AgentState_.initial("main")))

@@ -46,6 +46,8 @@ export interface Config {
   readonly contextWindow: number | null
   /** Text added to the main agent's system prompt. */
   readonly appendSystemPrompt: string | null
+  /** Extended thinking's budget per request; null: no thinking. */
+  readonly thinkingBudgetTokens: number | null
 }
 
 /** An agent type's rules, as text (what `PermissionPolicy` parses into a `Restriction`). */
@@ -307,7 +309,8 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
           weights: event.budgetWeights ?? Pricing.unweighted,
           prices: event.prices ?? Pricing.defaults,
           contextWindow: event.contextWindow ?? null,
-          appendSystemPrompt: event.appendSystemPrompt ?? null
+          appendSystemPrompt: event.appendSystemPrompt ?? null,
+          thinkingBudgetTokens: event.thinkingBudgetTokens ?? null
         },
         budget: { ...state.budget, limit: event.budgetTokens }
       }

@@ -76,7 +76,9 @@ export class SessionStarted extends Schema.TaggedClass<SessionStarted>()("Sessio
   /** The model's context window in tokens: older turns are summarised before a request would overflow it. */
   contextWindow: optional(Schema.Int.pipe(Schema.positive())),
   /** Text added to the main agent's system prompt (`--append-system-prompt`), kept for resuming. */
-  appendSystemPrompt: optional(Schema.String)
+  appendSystemPrompt: optional(Schema.String),
+  /** Extended thinking: the tokens each request may think with (settings `thinkingBudgetTokens`). */
+  thinkingBudgetTokens: optional(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1024)))
 }) {}
 
 export class UserMessageReceived extends Schema.TaggedClass<UserMessageReceived>()("UserMessageReceived", {

@@ -84,6 +84,9 @@ export const AgentSettings = Schema.Struct({
 })
 export type AgentSettings = typeof AgentSettings.Type
 
+const ThinkingBudget = Schema.Int.pipe(Schema.greaterThanOrEqualTo(1024)).annotations({
+  message: () => ({ message: "expected an integer ≥ 1024 (the API's least thinking budget)", override: true })
+})
 const Weight = Pricing.Amount.annotations({ message: () => ({ message: "expected a number ≥ 0", override: true }) })
 const Prices = Pricing.PriceTable.annotations({
   message: () => "expected { \"<model>\": { input, output, cacheWrite, cacheRead } } in dollars per million tokens"
@@ -120,6 +123,8 @@ export const SettingsFile = Schema.Struct({
   cacheReadWeight: optional(Weight),
   /** A budget in dollars instead of tokens, through the price table (takes the place of `budgetTokens`). */
   budgetUsd: optional(Weight),
+  /** Extended thinking: the tokens each model request may think with (at least 1024; absent: no thinking). */
+  thinkingBudgetTokens: optional(ThinkingBudget),
   /** Dollars per million tokens by model id prefix, over `Pricing.defaults`. */
   pricing: optional(Prices),
   agents: optional(Agents),
@@ -175,6 +180,7 @@ export interface ResolvedSettings {
   readonly env: Readonly<Record<string, string>>
   readonly cacheReadWeight?: number
   readonly budgetUsd?: number
+  readonly thinkingBudgetTokens?: number
   /** The price table: the defaults with the settings' `pricing` over them. */
   readonly prices: Pricing.PriceTable
   /** Agent types from settings (`agents`), for the task tool; a higher layer's type replaces a lower one's. */
@@ -192,6 +198,7 @@ const topLevel: Record<string, Schema.Schema<any, any>> = {
   env: Env,
   cacheReadWeight: Weight,
   budgetUsd: Weight,
+  thinkingBudgetTokens: ThinkingBudget,
   pricing: Prices,
   agents: Agents,
   memory: JsonValue
@@ -372,6 +379,9 @@ export const merge = (input: ReadonlyArray<LayerSettings>): ResolvedSettings => 
     ...(budgetTokens === undefined ? {} : { budgetTokens }),
     env: isObject(settings["env"]) ? settings["env"] as Record<string, string> : {},
     ...(count(settings["budgetUsd"]) === undefined ? {} : { budgetUsd: count(settings["budgetUsd"])! }),
+    ...(count(settings["thinkingBudgetTokens"]) === undefined
+      ? {}
+      : { thinkingBudgetTokens: count(settings["thinkingBudgetTokens"])! }),
     ...(count(settings["cacheReadWeight"]) === undefined
       ? {}
       : { cacheReadWeight: count(settings["cacheReadWeight"])! }),

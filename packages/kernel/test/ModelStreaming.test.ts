@@ -4,7 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Stream } from "effect"
 import { AgentLoop } from "../src/AgentLoop.js"
 import { EventLog } from "../src/EventLog.js"
-import type { ModelResponse } from "../src/Messages.js"
+import type { ModelRequest, ModelResponse } from "../src/Messages.js"
 import { emptyUsage } from "../src/Messages.js"
 import * as ModelClient from "../src/ModelClient.js"
 import { evaluator } from "../src/PermissionReplay.js"
@@ -87,6 +87,66 @@ describe("the loop on a streaming model", () => {
             stream: () => Stream.make<Array<ModelClient.ModelEvent>>({ _tag: "TextDelta", index: 0, text: "Hel" })
           })
         )
+      })))
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("extended thinking", () => {
+  it.scoped("asked for in settings: each request thinks within the budget, and thinking blocks go back verbatim", () =>
+    Effect.gen(function*() {
+      const dir = yield* (yield* FileSystem.FileSystem).makeTempDirectoryScoped()
+      yield* (yield* FileSystem.FileSystem).writeFileString(`${dir}/a.txt`, "A\n")
+      const requests: Array<ModelRequest> = []
+      yield* Effect.gen(function*() {
+        const session = yield* (yield* AgentLoop).start({
+          project: dir,
+          model: "m",
+          thinkingBudgetTokens: 2048,
+          maxTokens: 8192
+        })
+        yield* session.send("read a.txt")
+        assert.deepStrictEqual(requests.map((r) => r.thinking), [
+          { type: "enabled", budget_tokens: 2048 },
+          { type: "enabled", budget_tokens: 2048 }
+        ])
+        assert.deepStrictEqual(requests[1]!.messages[1]!.content[0], {
+          type: "thinking",
+          thinking: "I should read it.",
+          signature: "sig-123"
+        })
+      }).pipe(Effect.provide(Harness.layer({
+        model: ModelClient.layerFake((request) => {
+          requests.push(request)
+          return requests.length === 1
+            ? {
+              content: [
+                { type: "thinking", thinking: "I should read it.", signature: "sig-123" },
+                { type: "tool_use", id: "r1", name: "read", input: { path: "a.txt" } }
+              ]
+            }
+            : { content: [{ type: "text", text: "It says A." }] }
+        })
+      })))
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("a request clamped below the thinking budget does not think (the API needs room to answer)", () =>
+    Effect.gen(function*() {
+      const dir = yield* (yield* FileSystem.FileSystem).makeTempDirectoryScoped()
+      const requests: Array<ModelRequest> = []
+      yield* Effect.gen(function*() {
+        const session = yield* (yield* AgentLoop).start({
+          project: dir,
+          model: "m",
+          thinkingBudgetTokens: 2048,
+          maxTokens: 2048
+        })
+        yield* session.send("hi")
+        assert.isUndefined(requests[0]!.thinking)
+      }).pipe(Effect.provide(Harness.layer({
+        model: ModelClient.layerFake((request) => {
+          requests.push(request)
+          return { content: [{ type: "text", text: "hello" }] }
+        })
       })))
     }).pipe(Effect.provide(NodeContext.layer)))
 })

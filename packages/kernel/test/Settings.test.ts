@@ -231,6 +231,7 @@ describe("Settings", () => {
     it("an agent type's bad rule or missing prompt is a SettingsError naming the key", () => {
       const badRule = failure({ agents: { writer: { prompt: "p", rules: { deny: ["Bash(", "Read"] } } } })
       assert.strictEqual(badRule.key, "agents.writer.rules.deny[0]")
+      assert.include(failure({ thinkingBudgetTokens: 100 }).message, "thinkingBudgetTokens: expected an integer ≥ 1024")
       const noPrompt = failure({ agents: { writer: { tools: ["read"] } } })
       assert.include(noPrompt.key, "agents.writer")
       assert.include(noPrompt.message, USER)
