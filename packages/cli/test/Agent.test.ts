@@ -61,7 +61,14 @@ const weft = (
       } = process.env
       const child = spawn(process.execPath, [bundle, ...args], {
         cwd: box.project,
-        env: { ...inherited, WEFT_HOME: box.home, INIT_CWD: box.project, ...options.env }
+        // The bundle keeps its V8 code cache under XDG_CACHE_HOME: the sandbox, not the user's ~/.cache.
+        env: {
+          ...inherited,
+          WEFT_HOME: box.home,
+          XDG_CACHE_HOME: `${box.home}/cache`,
+          INIT_CWD: box.project,
+          ...options.env
+        }
       })
       let stdout = ""
       let stderr = ""

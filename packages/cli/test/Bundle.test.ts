@@ -47,6 +47,52 @@ describe("the bundled CLI", () => {
       assert.strictEqual(run.stdout.trim(), packageJson.version)
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
 
+  it.live("compiles through a V8 code cache in XDG_CACHE_HOME, and starts as well where none can be kept", () =>
+    Effect.gen(function*() {
+      const dirs = yield* sandbox
+      const scratch = yield* (yield* FileSystem.FileSystem).makeTempDirectoryScoped({ prefix: "weft-bundle-cache-" })
+      const version = (env: Record<string, string>) =>
+        Effect.map(runBuilt(["--version"], { ...dirs, env }), (run) => {
+          assert.deepStrictEqual(run, { code: 0, stdout: run.stdout, stderr: "" }, run.stderr)
+          assert.strictEqual(run.stdout.trim(), packageJson.version)
+        })
+      const listing = (dir: string) => fs.existsSync(dir) ? fs.readdirSync(dir) : []
+
+      // The first run writes the cache; the next one reads it, and so leaves it as it is.
+      const cache = path.join(scratch, "cache")
+      yield* version({ XDG_CACHE_HOME: cache })
+      const names = listing(path.join(cache, "weft"))
+      assert.strictEqual(names.length, 1, names.join(", "))
+      assert.match(names[0]!, /^v8-[0-9a-f]{16}-.+\.bin$/)
+      const file = path.join(cache, "weft", names[0]!)
+      const written = fs.statSync(file)
+      assert.isAbove(written.size, 100_000)
+      yield* version({ XDG_CACHE_HOME: cache })
+      const read = fs.statSync(file)
+      assert.deepStrictEqual([read.ino, read.mtimeMs], [written.ino, written.mtimeMs], "the cache was written again")
+
+      // A cache V8 rejects is written again.
+      fs.writeFileSync(file, "not a code cache")
+      yield* version({ XDG_CACHE_HOME: cache })
+      assert.isAbove(fs.statSync(file).size, 100_000)
+      assert.deepStrictEqual(listing(path.join(cache, "weft")), names)
+
+      // No directory can be made for it: XDG_CACHE_HOME and TMPDIR are files.
+      const notADirectory = path.join(scratch, "file")
+      fs.writeFileSync(notADirectory, "")
+      yield* version({ XDG_CACHE_HOME: notADirectory, TMPDIR: notADirectory })
+
+      // XDG_CACHE_HOME cannot take it: a directory of the user's own in TMPDIR, mode 700, does.
+      const tmp = path.join(scratch, "tmp")
+      fs.mkdirSync(tmp)
+      yield* version({ XDG_CACHE_HOME: notADirectory, TMPDIR: tmp })
+      const own = listing(tmp)
+      assert.strictEqual(own.length, 1, own.join(", "))
+      assert.match(own[0]!, /^weft-cache-/)
+      assert.strictEqual(fs.statSync(path.join(tmp, own[0]!)).mode & 0o777, 0o700)
+      assert.deepStrictEqual(listing(path.join(tmp, own[0]!)), names)
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
   it.live("runs the demo and logs its session in WEFT_HOME, every event of it", () =>
     Effect.gen(function*() {
       const dirs = yield* sandbox

@@ -41,6 +41,8 @@ const environment = (box: Sandbox, mock: Mock.MockMessagesApi) => {
     ...inherited,
     TERM: "xterm",
     WEFT_HOME: box.home,
+    // The bundle keeps its V8 code cache there: not in the user's ~/.cache.
+    XDG_CACHE_HOME: `${box.home}/cache`,
     INIT_CWD: box.project,
     ANTHROPIC_API_KEY: "test-key",
     ANTHROPIC_BASE_URL: mock.url

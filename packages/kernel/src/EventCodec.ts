@@ -147,4 +147,12 @@ const makeFastDecode = () => {
 const describe = (issue: ParseResult.ParseIssue): string =>
   ParseResult.TreeFormatter.formatIssueSync(issue).split("\n").map((l) => l.trim()).filter((l) => l !== "").join(" ")
 
-export const lineCodec: LineCodec = makeLineCodec(upcasters)
+let built: LineCodec | undefined
+
+/** The line codec with this version's upcasters, built on first use: building its parsers costs start-up time. */
+const current = (): LineCodec => built ??= makeLineCodec(upcasters)
+
+export const lineCodec: LineCodec = {
+  encode: (envelope) => current().encode(envelope),
+  decode: (line) => current().decode(line)
+}

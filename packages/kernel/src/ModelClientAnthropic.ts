@@ -23,8 +23,12 @@
  *
  * The CLI reads `ANTHROPIC_API_KEY` / `ANTHROPIC_BASE_URL` and passes them in; nothing here
  * reads the environment.
+ *
+ * The SDK is loaded when the layer is built, not when this module is: a command that never
+ * talks to the model does not pay for loading it at start-up.
  */
-import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError } from "@anthropic-ai/sdk"
+import type Anthropic from "@anthropic-ai/sdk"
+import type * as AnthropicSdk from "@anthropic-ai/sdk"
 import { Array as Arr, Data, Effect, Either, Layer, Option, Random, Schema, Stream } from "effect"
 import { JsonObject } from "./Json.js"
 import type { AssistantBlock, MessageParam, ModelRequest, ModelResponse, StopReason, Usage } from "./Messages.js"
@@ -104,6 +108,11 @@ export const toBody = (request: ModelRequest): Anthropic.MessageCreateParamsStre
   }
 }
 
+/** The SDK's module, loaded by `makeAnthropic`. */
+type Sdk = typeof AnthropicSdk
+
+const loadSdk: Effect.Effect<Sdk> = Effect.promise(() => import("@anthropic-ai/sdk"))
+
 // ---------------------------------------------------------------------------------------------
 // Errors
 
@@ -137,13 +146,13 @@ const causeOf = (error: unknown): string => {
 const failure = (error: ModelError, retryAfterMs?: number): AttemptError => new AttemptError({ error, retryAfterMs })
 
 /** One clear line for each way a call can fail. */
-const fromSdkError = (cause: unknown, request: ModelRequest, baseURL: string): AttemptError => {
-  if (cause instanceof APIConnectionTimeoutError) {
+const fromSdkError = (sdk: Sdk, cause: unknown, request: ModelRequest, baseURL: string): AttemptError => {
+  if (cause instanceof sdk.APIConnectionTimeoutError) {
     return failure(
       new ModelError({ type: "timeout_error", message: `the request to ${baseURL} timed out`, retryable: true })
     )
   }
-  if (cause instanceof APIConnectionError) {
+  if (cause instanceof sdk.APIConnectionError) {
     return failure(
       new ModelError({
         type: "connection_error",
@@ -154,7 +163,7 @@ const fromSdkError = (cause: unknown, request: ModelRequest, baseURL: string): A
       })
     )
   }
-  if (cause instanceof APIError) {
+  if (cause instanceof sdk.APIError) {
     const status: number | undefined = cause.status
     const type = cause.type ?? (status === undefined ? "api_error" : `http_${status}`)
     const apiMessage = cause.apiMessage ?? cause.message
@@ -409,14 +418,14 @@ const delayFor = (retry: Retry, attempt: number, error: AttemptError): Effect.Ef
     )
 
 export const makeAnthropic = (options: Options): Effect.Effect<Service> =>
-  Effect.sync(() => {
+  Effect.map(loadSdk, (sdk) => {
     const baseURL = options.baseURL ?? defaultBaseURL
     const retry: Retry = {
       maxRetries: options.maxRetries ?? 4,
       initialDelayMs: options.initialDelayMs ?? 500,
       maxDelayMs: options.maxDelayMs ?? 30_000
     }
-    const client = new Anthropic({ apiKey: options.apiKey, baseURL, maxRetries: 0, logLevel: "off" })
+    const client = new sdk.default({ apiKey: options.apiKey, baseURL, maxRetries: 0, logLevel: "off" })
 
     const attempt = (request: ModelRequest): Stream.Stream<ModelEvent, AttemptError> =>
       Stream.unwrapScoped(Effect.gen(function*() {
@@ -428,20 +437,22 @@ export const makeAnthropic = (options: Options): Effect.Effect<Service> =>
         )
         const events = yield* Effect.tryPromise({
           try: () => client.messages.create(toBody(request), { signal: controller.signal }),
-          catch: (cause) => fromSdkError(cause, request, baseURL)
+          catch: (cause) => fromSdkError(sdk, cause, request, baseURL)
         })
         const iterator = events[Symbol.asyncIterator]()
         return Stream.repeatEffectOption(
           Effect.tryPromise({
             try: () => iterator.next(),
-            catch: (cause) => Option.some(fromSdkError(cause, request, baseURL))
+            catch: (cause) => Option.some(fromSdkError(sdk, cause, request, baseURL))
           }).pipe(Effect.flatMap((next) => next.done ? Effect.fail(Option.none()) : Effect.succeed(next.value)))
         )
       })).pipe(
         Stream.map(Option.some),
         Stream.concat(Stream.succeed(Option.none())),
-        Stream.mapAccumEffect(initial, (state, event) =>
-          Option.isSome(event) ? step(state, event.value) : end(state, baseURL)),
+        Stream.mapAccumEffect(
+          initial,
+          (state, event) => Option.isSome(event) ? step(state, event.value) : end(state, baseURL)
+        ),
         Stream.flattenIterables
       )
 
@@ -463,8 +474,10 @@ export const makeAnthropic = (options: Options): Effect.Effect<Service> =>
 
     const create = (request: ModelRequest): Effect.Effect<ModelResponse, ModelError> =>
       stream(request).pipe(
-        Stream.runFold(Option.none<ModelResponse>(), (last, event) =>
-          event._tag === "Completed" ? Option.some(event.response) : last),
+        Stream.runFold(
+          Option.none<ModelResponse>(),
+          (last, event) => event._tag === "Completed" ? Option.some(event.response) : last
+        ),
         Effect.flatMap(Option.match({
           onNone: () =>
             new ModelError({

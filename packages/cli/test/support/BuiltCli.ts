@@ -64,7 +64,9 @@ export interface RunOptions {
 
 /**
  * Runs `weft args…` from the bundle, with plain `node` (no NODE_OPTIONS, no loader) and none of
- * the variables that change its output (INIT_CWD, WEFT_DEBUG, NO_COLOR). Interrupting kills it.
+ * the variables that change its output (INIT_CWD, WEFT_DEBUG, NO_COLOR). Its V8 code cache
+ * (XDG_CACHE_HOME) is beside the bundle, shared by the file's runs and removed with it, not the
+ * user's. Interrupting kills it.
  */
 export const runBuilt = (args: ReadonlyArray<string>, options: RunOptions): Effect.Effect<Run> =>
   Effect.flatMap(Effect.promise(builtWeft), (bundle) =>
@@ -76,7 +78,13 @@ export const runBuilt = (args: ReadonlyArray<string>, options: RunOptions): Effe
         WEFT_DEBUG: _debug,
         ...inherited
       } = process.env
-      const env = { ...inherited, WEFT_HOME: options.home, TMPDIR: options.cwd, ...options.env }
+      const env = {
+        ...inherited,
+        WEFT_HOME: options.home,
+        TMPDIR: options.cwd,
+        XDG_CACHE_HOME: path.join(path.dirname(bundle), "cache"),
+        ...options.env
+      }
       const [file, argv] = options.direct === true
         ? [bundle, [...args]]
         : [process.execPath, [bundle, ...args]]
