@@ -11,7 +11,7 @@ import { assert, layer } from "@effect/vitest"
 import * as Mock from "@weft/kernel/testing/MockMessagesApi"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
-import { builtWeft } from "./support/BuiltCli.js"
+import { builtWeft, cleanEnv } from "./support/BuiltCli.js"
 
 interface Run {
   readonly code: number | null
@@ -48,22 +48,11 @@ const weft = (
 ) =>
   Effect.flatMap(Effect.promise(builtWeft), (bundle) =>
     Effect.async<Run>((resume) => {
-      const {
-        ANTHROPIC_API_KEY: _key,
-        ANTHROPIC_AUTH_TOKEN: _token,
-        ANTHROPIC_BASE_URL: _url,
-        FORCE_COLOR: _force,
-        INIT_CWD: _initCwd,
-        NODE_OPTIONS: _nodeOptions,
-        NO_COLOR: _noColor,
-        WEFT_DEBUG: _debug,
-        ...inherited
-      } = process.env
       const child = spawn(process.execPath, [bundle, ...args], {
         cwd: box.project,
         // The bundle keeps its V8 code cache under XDG_CACHE_HOME: the sandbox, not the user's ~/.cache.
         env: {
-          ...inherited,
+          ...cleanEnv(),
           WEFT_HOME: box.home,
           XDG_CACHE_HOME: `${box.home}/cache`,
           INIT_CWD: box.project,

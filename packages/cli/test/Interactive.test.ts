@@ -10,7 +10,7 @@ import * as Mock from "@weft/kernel/testing/MockMessagesApi"
 import type { Scope } from "effect"
 import { Deferred, Effect } from "effect"
 import { spawn } from "node:child_process"
-import { builtWeft } from "./support/BuiltCli.js"
+import { builtWeft, cleanEnv } from "./support/BuiltCli.js"
 
 interface Sandbox {
   readonly home: string
@@ -26,19 +26,8 @@ const sandbox = Effect.gen(function*() {
 
 /** The environment weft runs in: the parent's, without anything that would change what it does. */
 const environment = (box: Sandbox, mock: Mock.MockMessagesApi) => {
-  const {
-    ANTHROPIC_API_KEY: _key,
-    ANTHROPIC_AUTH_TOKEN: _token,
-    ANTHROPIC_BASE_URL: _url,
-    FORCE_COLOR: _force,
-    INIT_CWD: _initCwd,
-    NODE_OPTIONS: _nodeOptions,
-    NO_COLOR: _noColor,
-    WEFT_DEBUG: _debug,
-    ...inherited
-  } = process.env
   return {
-    ...inherited,
+    ...cleanEnv(),
     TERM: "xterm",
     WEFT_HOME: box.home,
     // The bundle keeps its V8 code cache there: not in the user's ~/.cache.

@@ -10,7 +10,6 @@ import type { Envelope } from "../src/Envelope.js"
 import { EventLog } from "../src/EventLog.js"
 import type { AnyEvent } from "../src/Events.js"
 import { SessionStarted, SubagentSpawned } from "../src/Events.js"
-import type { Json } from "../src/Json.js"
 import type { ModelRequest } from "../src/Messages.js"
 import * as ModelClient from "../src/ModelClient.js"
 import * as PermissionPolicy from "../src/PermissionPolicy.js"
@@ -22,6 +21,12 @@ import * as Replay from "../src/Replay.js"
 import type { PermissionMode } from "../src/Settings.js"
 import * as Settings from "../src/Settings.js"
 import * as Harness from "../src/testing/Harness.js"
+import {
+  answer as text,
+  calling as uses,
+  firstPrompt as asker,
+  responsesSoFar as step
+} from "../src/testing/ModelScripts.js"
 import type { PermissionRequest } from "../src/Tool.js"
 import * as ToolRegistry from "../src/ToolRegistry.js"
 
@@ -298,15 +303,6 @@ const envelope = (agentId: string, event: AnyEvent): Envelope => ({
 // ----------------------------------------------------------------------------------------------
 // Through the loop
 
-const text = (t: string): ModelClient.ScriptStep => ({ content: [{ type: "text", text: t }] })
-const uses = (...calls: ReadonlyArray<[string, string, Json]>): ModelClient.ScriptStep => ({
-  content: calls.map(([id, name, input]) => ({ type: "tool_use", id, name, input }))
-})
-const asker = (request: ModelRequest) => {
-  const first = request.messages[0]?.content[0]
-  return first !== undefined && first.type === "text" ? first.text : ""
-}
-const step = (request: ModelRequest) => request.messages.filter((m) => m.role === "assistant").length
 const readLog = (sessionId: string) =>
   EventLog.pipe(Effect.flatMap((log) => Stream.runCollect(log.read(sessionId))), Effect.map(Chunk.toReadonlyArray))
 const ofTag = <T extends AnyEvent["_tag"]>(envelopes: ReadonlyArray<Envelope>, tag: T) =>

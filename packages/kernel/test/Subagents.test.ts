@@ -13,25 +13,19 @@ import * as ModelClient from "../src/ModelClient.js"
 import { evaluator } from "../src/PermissionReplay.js"
 import * as Replay from "../src/Replay.js"
 import * as Harness from "../src/testing/Harness.js"
+import {
+  answer as text,
+  calling as uses,
+  firstPrompt as asker,
+  responsesSoFar as step
+} from "../src/testing/ModelScripts.js"
 import * as ToolRegistry from "../src/ToolRegistry.js"
 
-const text = (t: string): ModelClient.ScriptStep => ({ content: [{ type: "text", text: t }] })
-const uses = (...calls: ReadonlyArray<[string, string, Json]>): ModelClient.ScriptStep => ({
-  content: calls.map(([id, name, input]) => ({ type: "tool_use", id, name, input }))
-})
 const task = (id: string, agentType: string, prompt: string): [string, string, Json] => [
   id,
   "task",
   { agent_type: agentType, description: `do ${prompt}`, prompt }
 ]
-
-/** The first user text of a request: which agent is asking. */
-const asker = (request: ModelRequest) => {
-  const first = request.messages[0]?.content[0]
-  return first !== undefined && first.type === "text" ? first.text : ""
-}
-/** How many responses this agent has had: its position in its own script. */
-const step = (request: ModelRequest) => request.messages.filter((m) => m.role === "assistant").length
 
 const readLog = (sessionId: string) =>
   EventLog.pipe(Effect.flatMap((log) => Stream.runCollect(log.read(sessionId))), Effect.map(Chunk.toReadonlyArray))

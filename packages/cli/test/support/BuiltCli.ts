@@ -63,6 +63,26 @@ export interface RunOptions {
 }
 
 /**
+ * The parent's environment without what would change what weft does: the working directory pnpm
+ * gives (INIT_CWD), a loader (NODE_OPTIONS), colours (NO_COLOR, FORCE_COLOR), debugging, and the
+ * user's Anthropic settings.
+ */
+export const cleanEnv = (): Record<string, string | undefined> => {
+  const {
+    ANTHROPIC_API_KEY: _key,
+    ANTHROPIC_AUTH_TOKEN: _token,
+    ANTHROPIC_BASE_URL: _url,
+    FORCE_COLOR: _force,
+    INIT_CWD: _initCwd,
+    NODE_OPTIONS: _nodeOptions,
+    NO_COLOR: _noColor,
+    WEFT_DEBUG: _debug,
+    ...inherited
+  } = process.env
+  return inherited
+}
+
+/**
  * Runs `weft args…` from the bundle, with plain `node` (no NODE_OPTIONS, no loader) and none of
  * the variables that change its output (INIT_CWD, WEFT_DEBUG, NO_COLOR). Its V8 code cache
  * (XDG_CACHE_HOME) is beside the bundle, shared by the file's runs and removed with it, not the
@@ -71,15 +91,8 @@ export interface RunOptions {
 export const runBuilt = (args: ReadonlyArray<string>, options: RunOptions): Effect.Effect<Run> =>
   Effect.flatMap(Effect.promise(builtWeft), (bundle) =>
     Effect.async<Run>((resume) => {
-      const {
-        INIT_CWD: _initCwd,
-        NODE_OPTIONS: _nodeOptions,
-        NO_COLOR: _noColor,
-        WEFT_DEBUG: _debug,
-        ...inherited
-      } = process.env
       const env = {
-        ...inherited,
+        ...cleanEnv(),
         WEFT_HOME: options.home,
         TMPDIR: options.cwd,
         XDG_CACHE_HOME: path.join(path.dirname(bundle), "cache"),

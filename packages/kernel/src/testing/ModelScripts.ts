@@ -5,6 +5,7 @@
  */
 import * as fc from "fast-check"
 import type { Json } from "../Json.js"
+import type { ModelRequest } from "../Messages.js"
 import type { ScriptStep } from "../ModelClient.js"
 
 export interface ScriptedCall {
@@ -68,3 +69,24 @@ export const script = (scripted: ReadonlyArray<ScriptedTurn>): Array<ScriptStep>
       ? { content: [{ type: "text" as const, text: t.final.text }] }
       : { error: { type: "api_error", message: t.final.error } }
   ])
+
+// ---------------------------------------------------------------------------------------------
+// Building scripts by hand
+
+/** A step answering with text. */
+export const answer = (text: string): ScriptStep => ({ content: [{ type: "text", text }] })
+
+/** A step calling tools: `[toolUseId, tool, input]` each. */
+export const calling = (...calls: ReadonlyArray<readonly [string, string, Json]>): ScriptStep => ({
+  content: calls.map(([id, name, input]) => ({ type: "tool_use", id, name, input }))
+})
+
+/** The first user text of a request: which agent is asking, when each subagent gets its own prompt. */
+export const firstPrompt = (request: ModelRequest): string => {
+  const first = request.messages[0]?.content[0]
+  return first !== undefined && first.type === "text" ? first.text : ""
+}
+
+/** How many responses the asking agent has had: its position in its own script. */
+export const responsesSoFar = (request: ModelRequest): number =>
+  request.messages.filter((m) => m.role === "assistant").length
