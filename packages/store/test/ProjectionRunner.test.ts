@@ -1,0 +1,566 @@
+import { FileSystem } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { assert, layer } from "@effect/vitest"
+import type { Envelope } from "@weft/kernel/Envelope"
+import { lineCodec } from "@weft/kernel/EventCodec"
+import type { AnyEvent } from "@weft/kernel/Events"
+import { ToolCallCompleted, TurnCompleted, UnknownEvent, UserMessageReceived } from "@weft/kernel/Events"
+import * as Projection from "@weft/kernel/Projection"
+import { Effect, Either, Exit, Fiber, Logger, Queue, Stream } from "effect"
+import * as fc from "fast-check"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Worker } from "node:worker_threads"
+import { encodeProjectPath } from "../src/Layout.js"
+import * as ProjectionRunner from "../src/ProjectionRunner.js"
+import type { Format, Result, RunOptions, WorkerSpawner } from "../src/ProjectionRunner.js"
+import { ordered, summing } from "./utils/summing.js"
+import type { Sums } from "./utils/summing.js"
+
+// --- a model of a log: entries across a few sessions of two projects ------------------------
+
+const PROJECTS = ["/work/alpha", "/work/beta"] as const
+
+type Kind = "said" | "tool" | "turn" | "unknown" | "untellable"
+
+interface Entry {
+  readonly project: 0 | 1
+  readonly session: 0 | 1 | 2
+  readonly kind: Kind
+  readonly text: string
+}
+
+const entry: fc.Arbitrary<Entry> = fc.record({
+  project: fc.constantFrom(0 as const, 1 as const),
+  session: fc.constantFrom(0 as const, 1 as const, 2 as const),
+  kind: fc.constantFrom<Kind>("said", "said", "tool", "turn", "unknown", "untellable"),
+  text: fc.fullUnicodeString({ maxLength: 12 })
+})
+
+const log = fc.array(entry, { minLength: 1, maxLength: 40 })
+
+const sessionIdOf = (e: Pick<Entry, "project" | "session">) => `s-${e.project}-${e.session}`
+
+const eventOf = (e: Entry): AnyEvent => {
+  switch (e.kind) {
+    case "said":
+      return new UserMessageReceived({ content: [{ type: "text", text: e.text }] })
+    case "tool":
+      return new ToolCallCompleted({ toolUseId: "t1", tool: "read", content: e.text, isError: false, durationMs: 3 })
+    case "turn":
+      return new TurnCompleted({ turn: 1, stopReason: null })
+    case "unknown":
+      return new UnknownEvent({ raw: { _tag: "SomethingFromTheFuture", v: 1, text: e.text } })
+    case "untellable":
+      // A newer weft's event whose `_tag` is not first: a reader cannot tell its tag without decoding it.
+      return new UnknownEvent({ raw: { v: 3, text: e.text, _tag: "OtherFromTheFuture" } })
+  }
+}
+
+interface Line {
+  readonly file: string
+  readonly text: string
+  readonly tag: string
+}
+
+/** The log's lines, each in its session's file under `home`, seqs counted per session. */
+const linesOf = (home: string, entries: ReadonlyArray<Entry>): ReadonlyArray<Line> => {
+  const seqs = new Map<string, number>()
+  return entries.map((e, i) => {
+    const sessionId = sessionIdOf(e)
+    const seq = (seqs.get(sessionId) ?? 0) + 1
+    seqs.set(sessionId, seq)
+    const event = eventOf(e)
+    const text = Either.getOrThrow(lineCodec.encode({
+      seq,
+      id: `id-${i}`,
+      parentId: null,
+      sessionId,
+      agentId: "main",
+      at: "2026-01-01T00:00:00.000Z",
+      event
+    }))
+    const tag = event._tag === "UnknownEvent" ? event.tag : event._tag
+    return { file: sessionFile(home, e.project, sessionId), text: text + "\n", tag }
+  })
+}
+
+const projectDir = (home: string, project: 0 | 1) => path.join(home, "projects", encodeProjectPath(PROJECTS[project]))
+
+const sessionFile = (home: string, project: 0 | 1, sessionId: string) =>
+  path.join(projectDir(home, project), `${sessionId}.jsonl`)
+
+const makeProjects = (home: string) => {
+  for (const project of [0, 1] as const) {
+    fs.mkdirSync(projectDir(home, project), { recursive: true })
+    fs.writeFileSync(path.join(projectDir(home, project), "project.json"), JSON.stringify({ path: PROJECTS[project] }))
+  }
+}
+
+/** Appends `bytes` of the lines, in order, starting `skip` bytes into them. */
+const appendBytes = (lines: ReadonlyArray<Line>, skip: number, bytes: number) => {
+  let at = 0
+  for (const line of lines) {
+    const encoded = Buffer.from(line.text, "utf8")
+    const from = Math.max(skip, at)
+    const to = Math.min(skip + bytes, at + encoded.length)
+    if (from < to) fs.appendFileSync(line.file, encoded.subarray(from - at, to - at))
+    at += encoded.length
+  }
+}
+
+const totalBytes = (lines: ReadonlyArray<Line>) => lines.reduce((n, line) => n + Buffer.byteLength(line.text), 0)
+
+/** What folding the whole log must give: the pure fold of its envelopes, in log order. */
+const expected = (lines: ReadonlyArray<Line>): Sums =>
+  Projection.fold(summing, lines.map((line) => Either.getOrThrow(lineCodec.decode(line.text.slice(0, -1)))))
+
+const tempHome = Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "weft-proj-" }))
+
+const all = (home: string) => ProjectionRunner.weftSource(home, { _tag: "All" })
+
+const runAll = (home: string, options?: RunOptions) => ProjectionRunner.run(home, summing, all(home), options)
+
+const workerUrl = new URL("./fixtures/projectionWorker.mjs", import.meta.url)
+/** The files each worker was given, in the order the workers were started. */
+const spawned: Array<ReadonlyArray<string>> = []
+const spawner: WorkerSpawner = (data) => {
+  spawned.push(data.files.map(({ file }) => file.path))
+  return new Worker(workerUrl, { workerData: data })
+}
+const twoWorkers: RunOptions = {
+  workers: 2,
+  worker: spawner,
+  projectionRef: { _tag: "Builtin", name: "summing" },
+  checkpoint: false
+}
+
+/** A source whose reader records every line it decodes. */
+const recordingDecodes = (format: Format, decoded: Array<string>): Format => ({
+  ...format,
+  reader: (projection) => {
+    const reader = format.reader(projection)
+    return {
+      mayHold: reader.mayHold,
+      decode: (line, file, lineNumber) => {
+        decoded.push(line)
+        return reader.decode(line, file, lineNumber)
+      }
+    }
+  }
+})
+
+layer(NodeContext.layer, { excludeTestServices: true })("ProjectionRunner", (it) => {
+  it.effect("never decodes a line whose tag the projection does not handle; unknown events are skipped, never fatal", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const home = yield* tempHome
+      makeProjects(home)
+      const entries: Array<Entry> = (["said", "turn", "unknown", "tool", "untellable", "turn", "said"] as const).map((
+        kind,
+        i
+      ) => ({ project: 0, session: (i % 2) as 0 | 1, kind, text: `line ${i}` }))
+      const lines = linesOf(home, entries)
+      appendBytes(lines, 0, totalBytes(lines))
+      const decoded: Array<string> = []
+      const result = yield* ProjectionRunner.run(home, summing, recordingDecodes(all(home), decoded))
+      // Decoded: the handled lines, and the one whose tag cannot be told without decoding it.
+      assert.deepStrictEqual(
+        decoded.map((line) => lines.find((l) => l.text === line + "\n")!.tag).sort(),
+        ["OtherFromTheFuture", "ToolCallCompleted", "UserMessageReceived", "UserMessageReceived"]
+      )
+      assert.strictEqual(result.events, 3)
+      assert.strictEqual(result.skippedLines, 0)
+      assert.deepStrictEqual(result.state, expected(lines))
+    })))
+
+  it.effect("a corrupt line in the middle fails naming path and line; lenient skips and counts it; a bad last line waits", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const home = yield* tempHome
+      makeProjects(home)
+      const lines = linesOf(
+        home,
+        [0, 1, 2].map((i) => ({ project: 1, session: 0, kind: "said", text: `t${i}` }))
+      )
+      const file = lines[0]!.file
+      fs.writeFileSync(file, lines[0]!.text + lines[1]!.text + "{\"seq\":3,not json\n")
+
+      // A bad last line may be a torn append: not folded, not fatal, the cursor stays before it.
+      const first = yield* runAll(home)
+      assert.strictEqual(first.events, 2)
+      assert.strictEqual(first.skippedLines, 0)
+
+      // A good line after it makes it corruption in the middle of the log.
+      fs.appendFileSync(file, lines[2]!.text)
+      const failed = yield* Effect.flip(runAll(home))
+      assert.strictEqual(failed._tag, "ProjectionError")
+      assert.strictEqual(failed.path, file)
+      assert.strictEqual(failed.line, 3)
+      assert.include(failed.message, `${file}:3:`)
+      assert.include(failed.message, "weft doctor")
+
+      const lenient = yield* runAll(home, { lenient: true })
+      assert.strictEqual(lenient.skippedLines, 1)
+      assert.strictEqual(lenient.events, 1)
+      assert.isTrue(lenient.fromCheckpoint)
+      assert.deepStrictEqual(lenient.state.bySession, { "s-1-0": [1, 2, 3] })
+    })))
+
+  it.effect("lines longer than a read, multi-byte text across reads and a byte order mark fold like any other", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const home = yield* tempHome
+      makeProjects(home)
+      const texts = ["é".repeat(700_000), "short", "€".repeat(1_500_000), "last"]
+      const lines = linesOf(home, texts.map((text) => ({ project: 0, session: 1, kind: "said", text })))
+      fs.writeFileSync(lines[0]!.file, "\uFEFF")
+      const total = totalBytes(lines)
+      // The first run stops in the middle of the longest line.
+      const split = Buffer.byteLength(lines[0]!.text + lines[1]!.text) + 2_000_001
+      appendBytes(lines, 0, split)
+      const first = yield* runAll(home)
+      assert.strictEqual(first.events, 2)
+      appendBytes(lines, split, total - split)
+      const second = yield* runAll(home)
+      assert.strictEqual(second.events, 2)
+      assert.deepStrictEqual(second.state, expected(lines))
+      assert.strictEqual(second.state.textLength, 2_200_009)
+    })))
+
+  it.effect("a projection that throws fails the run with a ProjectionError naming the line", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const home = yield* tempHome
+      makeProjects(home)
+      const lines = linesOf(home, [0, 1, 2].map((i) => ({ project: 0, session: 0, kind: "said", text: `${i}` })))
+      appendBytes(lines, 0, totalBytes(lines))
+      const throwing = {
+        ...summing,
+        evolve: (state: Sums, envelope: Envelope) => {
+          if (envelope.seq === 2) throw new Error("boom")
+          return summing.evolve(state, envelope)
+        }
+      }
+      const failed = yield* Effect.flip(ProjectionRunner.run(home, throwing, all(home)))
+      assert.strictEqual(failed.path, lines[0]!.file)
+      assert.strictEqual(failed.line, 2)
+      assert.include(failed.message, "boom")
+    })))
+
+  it.effect.prop(
+    "for any log and any split (torn lines included), a run, an append and a resumed run equal one full run",
+    [log, fc.double({ min: 0, max: 1, noNaN: true })],
+    ([entries, at]) =>
+      Effect.scoped(Effect.gen(function*() {
+        const home = yield* tempHome
+        const other = yield* tempHome
+        makeProjects(home)
+        makeProjects(other)
+        const lines = linesOf(home, entries)
+        const total = totalBytes(lines)
+        const split = Math.floor(total * at)
+        appendBytes(lines, 0, split)
+        const before = yield* runAll(home)
+        assert.isFalse(before.fromCheckpoint)
+        appendBytes(lines, split, total - split)
+        const after = yield* runAll(home)
+        assert.isTrue(after.fromCheckpoint)
+        assert.strictEqual(before.bytes + after.bytes, total)
+
+        const otherLines = linesOf(other, entries)
+        appendBytes(otherLines, 0, total)
+        const full = yield* runAll(other, { checkpoint: false })
+        assert.deepStrictEqual(after.state, full.state)
+        assert.deepStrictEqual(after.state, expected(lines))
+        assert.strictEqual(before.events + after.events, full.events)
+
+        // Nothing new: nothing read.
+        const again = yield* runAll(home)
+        assert.isTrue(again.fromCheckpoint)
+        assert.strictEqual(again.bytes, 0)
+        assert.strictEqual(again.events, 0)
+        assert.deepStrictEqual(again.state, full.state)
+      })),
+    { fastCheck: { numRuns: 40 } }
+  )
+
+  it.effect("a new version, rebuild: true, a shrunk, replaced or rewritten file, a gone file, a bad checkpoint: each rebuilds", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const home = yield* tempHome
+      makeProjects(home)
+      const entries: Array<Entry> = Array.from({ length: 12 }, (_, i) => ({
+        project: (i % 2) as 0 | 1,
+        session: (i % 3) as 0 | 1 | 2,
+        kind: "said",
+        text: `message ${i}`
+      }))
+      const lines = linesOf(home, entries)
+      appendBytes(lines, 0, totalBytes(lines))
+      const full = expected(lines)
+      const first = yield* runAll(home)
+      assert.isFalse(first.fromCheckpoint)
+      assert.isTrue((yield* runAll(home)).fromCheckpoint)
+
+      const v2 = yield* ProjectionRunner.run(home, { ...summing, version: 2 }, all(home))
+      assert.isFalse(v2.fromCheckpoint)
+      assert.deepStrictEqual(v2.state, full)
+      assert.isTrue(fs.existsSync(path.join(home, "projections", "summing", "2", "all.json")))
+
+      const rebuilt = yield* runAll(home, { rebuild: true })
+      assert.isFalse(rebuilt.fromCheckpoint)
+      assert.deepStrictEqual(rebuilt.state, full)
+
+      // Shrunk below the cursor: a repair, or a rewrite. The state is what the file holds now.
+      const file = lines[0]!.file
+      const kept = fs.readFileSync(file, "utf8").split("\n").slice(0, 1).join("\n") + "\n"
+      fs.writeFileSync(file, kept)
+      const shrunk = yield* runAll(home)
+      assert.isFalse(shrunk.fromCheckpoint)
+      assert.deepStrictEqual(shrunk.state.bySession["s-0-0"], [1])
+
+      // Rewritten in place to the same size with other bytes, then grown.
+      const original = fs.readFileSync(file, "utf8")
+      fs.writeFileSync(file, original.replace("message 0", "massage 0") + lines[6]!.text)
+      const rewritten = yield* runAll(home)
+      assert.isFalse(rewritten.fromCheckpoint)
+      assert.deepStrictEqual(rewritten.state.bySession["s-0-0"], [1, 2])
+
+      // Replaced by another file (a new inode).
+      const aside = file + ".new"
+      fs.writeFileSync(aside, fs.readFileSync(file))
+      fs.renameSync(aside, file)
+      assert.isFalse((yield* runAll(home)).fromCheckpoint)
+
+      // Gone.
+      fs.rmSync(lines[1]!.file)
+      const gone = yield* runAll(home)
+      assert.isFalse(gone.fromCheckpoint)
+      assert.isUndefined(gone.state.bySession["s-1-1"])
+      assert.isTrue((yield* runAll(home)).fromCheckpoint)
+
+      // A checkpoint that does not decode.
+      fs.writeFileSync(path.join(home, "projections", "summing", "1", "all.json"), "{\"checkpoint\":1,")
+      const warnings: Array<string> = []
+      const capture = Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ logLevel, message }) => {
+          if (logLevel._tag === "Warning") warnings.push(Array.isArray(message) ? message.join(" ") : String(message))
+        })
+      )
+      const unreadable = yield* runAll(home).pipe(Effect.provide(capture))
+      assert.isFalse(unreadable.fromCheckpoint)
+      assert.strictEqual(warnings.length, 1)
+      assert.include(warnings[0], "does not decode; rebuilding")
+      assert.deepStrictEqual(unreadable.state, gone.state)
+      assert.isTrue((yield* runAll(home)).fromCheckpoint)
+      // Written atomically: no temporary files left beside it.
+      assert.deepStrictEqual(fs.readdirSync(path.join(home, "projections", "summing", "1")), ["all.json"])
+    })))
+
+  it.effect.prop(
+    "a parallel fold (this thread and a worker) equals the sequential one",
+    [fc.array(entry, { minLength: 2, maxLength: 40 })],
+    ([entries]) =>
+      Effect.scoped(Effect.gen(function*() {
+        const home = yield* tempHome
+        makeProjects(home)
+        const lines = linesOf(home, entries)
+        appendBytes(lines, 0, totalBytes(lines))
+        // `ordered` keeps every event in the order folded: merging out of order, or dropping or
+        // repeating a line, shows.
+        const source = all(home)
+        const sequential = yield* ProjectionRunner.run(home, ordered, source, { checkpoint: false })
+        assert.strictEqual(sequential.state.length, sequential.events)
+        spawned.length = 0
+        const progress: Array<ProjectionRunner.Progress> = []
+        const parallel = yield* ProjectionRunner.run(home, ordered, source, {
+          ...twoWorkers,
+          projectionRef: { _tag: "Builtin", name: "ordered" },
+          checkpoint: true,
+          onProgress: (p) => progress.push(p)
+        })
+        assert.deepStrictEqual(progress[progress.length - 1], {
+          files: parallel.files,
+          totalFiles: parallel.files,
+          bytes: parallel.bytes,
+          totalBytes: parallel.bytes,
+          events: parallel.events
+        })
+        // This thread folds the first run of files and one worker the rest, in order.
+        const files = (yield* source.files).map((file) => file.path)
+        assert.strictEqual(spawned.length, files.length > 1 ? 1 : 0)
+        if (spawned.length > 0) {
+          const share = files.length - spawned[0]!.length
+          assert.isTrue(share > 0 && spawned[0]!.length > 0)
+          assert.deepStrictEqual(spawned[0], files.slice(share))
+        }
+        assert.deepStrictEqual(parallel.state, sequential.state)
+        assert.deepStrictEqual(
+          [parallel.bytes, parallel.events, parallel.files],
+          [sequential.bytes, sequential.events, sequential.files]
+        )
+        // The checkpoint the parallel fold leaves resumes like any other.
+        const resumed = yield* ProjectionRunner.run(home, ordered, source)
+        assert.isTrue(resumed.fromCheckpoint)
+        assert.strictEqual(resumed.bytes, 0)
+        assert.deepStrictEqual(resumed.state, parallel.state)
+      })),
+    { timeout: 120_000, fastCheck: { numRuns: 4 } }
+  )
+
+  it.effect(
+    "a worker's failure is a ProjectionError naming the file and line",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const home = yield* tempHome
+        makeProjects(home)
+        const lines = linesOf(home, [
+          { project: 0, session: 0, kind: "said", text: "a" },
+          { project: 1, session: 0, kind: "said", text: "b" }
+        ])
+        appendBytes(lines, 0, totalBytes(lines))
+        fs.appendFileSync(lines[1]!.file, "garbage\n" + lines[1]!.text)
+        const failed = yield* Effect.flip(runAll(home, twoWorkers))
+        assert.strictEqual(failed.path, lines[1]!.file)
+        assert.strictEqual(failed.line, 2)
+      })),
+    60_000
+  )
+
+  it.effect("follow emits the state as sessions grow and new ones appear, and stops when interrupted", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const home = yield* tempHome
+      makeProjects(home)
+      const lines = linesOf(home, [
+        { project: 0, session: 0, kind: "said", text: "one" },
+        { project: 0, session: 0, kind: "said", text: "two" },
+        { project: 0, session: 0, kind: "turn", text: "" },
+        { project: 1, session: 2, kind: "tool", text: "three" }
+      ])
+      appendBytes(lines.slice(0, 1), 0, totalBytes(lines.slice(0, 1)))
+      const results = yield* Queue.unbounded<Result<Sums>>()
+      const fiber = yield* ProjectionRunner.follow(home, summing, all(home), { interval: "20 millis" }).pipe(
+        Stream.runForEach((result) => Queue.offer(results, result)),
+        Effect.fork
+      )
+      const next = Queue.take(results).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "no state" }))
+      assert.deepStrictEqual((yield* next).state.bySession, { "s-0-0": [1] })
+
+      fs.appendFileSync(lines[1]!.file, lines[1]!.text)
+      assert.deepStrictEqual((yield* next).state.bySession, { "s-0-0": [1, 2] })
+
+      // An unhandled event changes nothing: no state is emitted for it.
+      fs.appendFileSync(lines[2]!.file, lines[2]!.text)
+      fs.appendFileSync(lines[3]!.file, lines[3]!.text.slice(0, 10))
+      yield* Effect.sleep("100 millis")
+      assert.strictEqual(yield* Queue.size(results), 0)
+
+      // A new session, completed.
+      fs.appendFileSync(lines[3]!.file, lines[3]!.text.slice(10))
+      const last = yield* next
+      assert.deepStrictEqual(last.state.bySession, { "s-0-0": [1, 2], "s-1-2": [1] })
+      assert.strictEqual(last.files, 2)
+      assert.isTrue(last.fromCheckpoint)
+
+      const exit = yield* Fiber.interrupt(fiber)
+      assert.isTrue(Exit.isInterrupted(exit))
+      fs.appendFileSync(lines[0]!.file, lines[1]!.text)
+      yield* Effect.sleep("100 millis")
+      assert.strictEqual(yield* Queue.size(results), 0)
+      // What it folded was checkpointed.
+      const resumed = yield* runAll(home)
+      assert.isTrue(resumed.fromCheckpoint)
+      assert.strictEqual(resumed.events, 1)
+    })))
+
+  it.effect("progress is reported, and at the end covers every file and byte", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const home = yield* tempHome
+      makeProjects(home)
+      const lines = linesOf(
+        home,
+        Array.from({ length: 30 }, (_, i) => ({
+          project: (i % 2) as 0 | 1,
+          session: (i % 3) as 0 | 1 | 2,
+          kind: "said" as const,
+          text: "x".repeat(i)
+        }))
+      )
+      appendBytes(lines, 0, totalBytes(lines))
+      const seen: Array<ProjectionRunner.Progress> = []
+      const result = yield* runAll(home, { onProgress: (progress) => seen.push(progress) })
+      const last = seen[seen.length - 1]!
+      assert.deepStrictEqual(last, {
+        files: 6,
+        totalFiles: 6,
+        bytes: totalBytes(lines),
+        totalBytes: totalBytes(lines),
+        events: 30
+      })
+      assert.strictEqual(result.bytes, last.bytes)
+    })))
+
+  it.effect("sources: Session, Project and All select the right files, in a stable order", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const home = yield* tempHome
+      makeProjects(home)
+      const lines = linesOf(home, [
+        { project: 1, session: 1, kind: "said", text: "" },
+        { project: 0, session: 2, kind: "said", text: "" },
+        { project: 0, session: 0, kind: "said", text: "" },
+        { project: 1, session: 0, kind: "said", text: "" }
+      ])
+      appendBytes(lines, 0, totalBytes(lines))
+      // Not sessions: a torn tail kept aside, a folder without project.json.
+      fs.writeFileSync(sessionFile(home, 0, "s-0-0") + ".torn-1", "{")
+      fs.mkdirSync(path.join(home, "projects", "-stray"))
+      fs.writeFileSync(path.join(home, "projects", "-stray", "x.jsonl"), "")
+      // Two paths that encode alike: the second lives in `<encoding>~2`.
+      const twin = "/work alpha"
+      const twinDir = path.join(home, "projects", `${encodeProjectPath(twin)}~2`)
+      fs.mkdirSync(twinDir)
+      fs.writeFileSync(path.join(twinDir, "project.json"), JSON.stringify({ path: twin }))
+      fs.writeFileSync(path.join(twinDir, "t-1.jsonl"), "")
+
+      const filesOf = (selection: ProjectionRunner.Selection) =>
+        Effect.map(
+          ProjectionRunner.weftSource(home, selection).files,
+          (files) => files.map((file) => `${file.project}:${file.sessionId}`)
+        )
+      assert.deepStrictEqual(yield* filesOf({ _tag: "All" }), [
+        "/work/alpha:s-0-0",
+        "/work/alpha:s-0-2",
+        "/work alpha:t-1",
+        "/work/beta:s-1-0",
+        "/work/beta:s-1-1"
+      ])
+      assert.deepStrictEqual(yield* filesOf({ _tag: "Project", project: "/work/beta" }), [
+        "/work/beta:s-1-0",
+        "/work/beta:s-1-1"
+      ])
+      assert.deepStrictEqual(yield* filesOf({ _tag: "Project", project: twin }), ["/work alpha:t-1"])
+      assert.deepStrictEqual(yield* filesOf({ _tag: "Project", project: "/elsewhere" }), [])
+      assert.deepStrictEqual(yield* filesOf({ _tag: "Session", sessionId: "s-0-2" }), ["/work/alpha:s-0-2"])
+      const missing = yield* Effect.flip(filesOf({ _tag: "Session", sessionId: "nope" }))
+      assert.include(missing.message, "no session nope")
+      const outside = yield* Effect.flip(filesOf({ _tag: "Session", sessionId: "../-work-beta/s-1-0" }))
+      assert.include(outside.message, "no session")
+
+      // Keys name checkpoint files: safe characters only, distinct per source.
+      const keys = [
+        { _tag: "All" } as const,
+        { _tag: "Project", project: "/work/alpha" } as const,
+        { _tag: "Project", project: twin } as const,
+        { _tag: "Session", sessionId: "s-0-2" } as const
+      ].map((selection) => ProjectionRunner.weftSource(home, selection).key)
+      for (const key of keys) assert.match(key, /^[a-zA-Z0-9._-]+$/)
+      assert.strictEqual(new Set(keys).size, keys.length)
+      assert.strictEqual(keys[0], "all")
+      assert.strictEqual(keys[3], "session-s-0-2")
+
+      // The project's run folds only the project's files.
+      const beta = yield* ProjectionRunner.run(
+        home,
+        summing,
+        ProjectionRunner.weftSource(home, { _tag: "Project", project: "/work/beta" })
+      )
+      assert.deepStrictEqual(Object.keys(beta.state.bySession).sort(), ["s-1-0", "s-1-1"])
+    })))
+})
