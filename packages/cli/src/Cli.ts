@@ -9,11 +9,13 @@ import * as AgentCommand from "./AgentCommand.js"
 import { demo } from "./DemoCommand.js"
 import { diff } from "./DiffCommand.js"
 import { doctor } from "./DoctorCommand.js"
+import { project } from "./ProjectCommand.js"
 import { replay } from "./ReplayCommand.js"
 import { rewind } from "./RewindCommand.js"
 import * as RootCommand from "./RootCommand.js"
 import { root, rootWithPrompt } from "./RootCommand.js"
 import { sessions } from "./SessionsCommand.js"
+import { usage } from "./UsageCommand.js"
 
 export const version: string = packageJson.version
 
@@ -23,7 +25,7 @@ export const command = root.pipe(
     "weft: an event-sourced agent kernel. Every step an agent takes is an event in a log. " +
       "`weft \"prompt\"` starts an interactive session on it; `weft -p \"prompt\"` answers and exits."
   ),
-  Command.withSubcommands([sessions, replay, rewind, diff, doctor, demo])
+  Command.withSubcommands([sessions, replay, rewind, diff, doctor, demo, project, usage])
 )
 
 /** `weft "prompt" …`: the agent command alone (see `RootCommand.rootWithPrompt`). */
@@ -32,7 +34,16 @@ export const promptCommand = rootWithPrompt.pipe(
   Command.withDescription("weft: run an agent on a prompt.")
 )
 
-const subcommands: ReadonlySet<string> = new Set(["sessions", "replay", "rewind", "diff", "doctor", "demo"])
+const subcommands: ReadonlySet<string> = new Set([
+  "sessions",
+  "replay",
+  "rewind",
+  "diff",
+  "doctor",
+  "demo",
+  "project",
+  "usage"
+])
 
 /** Runs the CLI on `process.argv`-shaped arguments (runtime and script first). */
 export const run = (argv: ReadonlyArray<string>) =>

@@ -3,12 +3,13 @@
  * line per event) and for programs (`--json`).
  */
 import { Args, Command, Options } from "@effect/cli"
-import { charge } from "@weft/kernel/AgentState"
 import type { Envelope } from "@weft/kernel/Envelope"
 import { lineCodec } from "@weft/kernel/EventCodec"
 import type { SessionRef } from "@weft/kernel/EventLog"
 import { EventLog } from "@weft/kernel/EventLog"
-import { Chunk, Effect, Either, Option, Schema, Stream } from "effect"
+import * as Projection from "@weft/kernel/Projection"
+import * as Tree from "@weft/kernel/projections/Tree"
+import { Chunk, Effect, Either, HashMap, Option, Schema, Stream } from "effect"
 import * as EventSummary from "./EventSummary.js"
 import * as Output from "./Output.js"
 import { concise } from "./ParseReason.js"
@@ -217,29 +218,6 @@ const show = Command.make(
     })
 ).pipe(Command.withDescription("Print a session's events, one line each (an id prefix is enough)."))
 
-interface TreeNode {
-  readonly agentId: string
-  type: string
-  outcome: string
-  turns: number
-  tokens: number
-  durationMs: number | null
-}
-
-/** One line per agent, indented by depth: path, type, outcome, turns, tokens, duration. */
-export const treeLines = (nodes: ReadonlyArray<TreeNode>): ReadonlyArray<string> => {
-  const rows = nodes.map((n) => [
-    "  ".repeat(n.agentId.split("/").length - 1) + n.agentId,
-    n.type,
-    n.outcome,
-    `${n.turns} turns`,
-    `${n.tokens.toLocaleString("en-US")} tokens`,
-    n.durationMs === null ? "" : `${(n.durationMs / 1000).toFixed(1)} s`
-  ])
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd())
-}
-
 const tree = Command.make(
   "tree",
   {
@@ -249,58 +227,19 @@ const tree = Command.make(
   ({ id, json }) =>
     Effect.gen(function*() {
       const session = yield* SessionLookup.resolve(id)
-      const nodes = new Map<string, TreeNode>()
-      const node = (agentId: string) => {
-        let found = nodes.get(agentId)
-        if (found === undefined) {
-          found = {
-            agentId,
-            type: agentId === "main" ? "main" : "?",
-            outcome: "running",
-            turns: 0,
-            tokens: 0,
-            durationMs: null
-          }
-          nodes.set(agentId, found)
-        }
-        return found
-      }
-      yield* (yield* EventLog).read(session.sessionId).pipe(
-        Stream.runForEach((envelope) =>
-          Effect.sync(() => {
-            const event = envelope.event
-            const at = node(envelope.agentId)
-            switch (event._tag) {
-              case "ModelRequested":
-                at.turns++
-                break
-              case "ModelResponded":
-                at.tokens += charge(event.usage)
-                break
-              case "SessionEnded":
-                if (envelope.agentId === "main") at.outcome = event.reason
-                break
-              case "SubagentSpawned":
-                node(event.childAgentId).type = event.agentType
-                break
-              case "SubagentCompleted": {
-                const child = node(event.childAgentId)
-                child.outcome = event.outcome
-                child.durationMs = event.durationMs
-                break
-              }
-            }
-          })
+      const handles = Projection.handlesTag(Tree.projection)
+      const state = yield* (yield* EventLog).read(session.sessionId).pipe(
+        Stream.runFold(
+          Tree.projection.initial,
+          (state, envelope) => (handles(envelope.event._tag) ? Tree.projection.evolve(state, envelope) : state)
         )
       )
-      const ordered = [...nodes.values()].sort((a, b) => {
-        const pa = a.agentId.split("/").map((p) => (p === "main" ? 0 : Number(p)))
-        const pb = b.agentId.split("/").map((p) => (p === "main" ? 0 : Number(p)))
-        for (let i = 0; i < Math.min(pa.length, pb.length); i++) if (pa[i] !== pb[i]) return pa[i]! - pb[i]!
-        return pa.length - pb.length
+      const ordered = Option.match(HashMap.get(state, session.sessionId), {
+        onNone: () => [],
+        onSome: Tree.nodes
       })
       if (json) return yield* Output.line(JSON.stringify(ordered, null, 2))
-      yield* Output.lines(treeLines(ordered))
+      yield* Output.lines(Tree.lines(ordered))
     })
 ).pipe(
   Command.withDescription("Print a session's delegation tree: agent path, type, outcome, turns, tokens, duration.")

@@ -16,11 +16,15 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Ids from "@weft/kernel/Ids"
 import * as BlobSnapshotStore from "@weft/store/BlobSnapshotStore"
 import { layerJsonl } from "@weft/store/JsonlEventLog"
+import type * as ProjectionRunner from "@weft/store/ProjectionRunner"
+import * as ProjectionWorker from "@weft/store/ProjectionWorker"
 import { Cause, Config, Console, Effect, Exit, Layer, Logger, Option } from "effect"
 import * as os from "node:os"
+import { isMainThread, Worker, workerData } from "node:worker_threads"
 import * as Cli from "./Cli.js"
 import * as Invocation from "./Invocation.js"
 import * as Output from "./Output.js"
+import * as ProjectCommand from "./ProjectCommand.js"
 
 const nonEmpty = (name: string) =>
   Config.string(name).pipe(Config.option, Config.map(Option.filter((value) => value.trim() !== "")))
@@ -60,7 +64,12 @@ const layer = Layer.unwrapEffect(
       Layer.mergeAll(
         Invocation.layer(invocation),
         layerJsonl({ home: invocation.home }),
-        BlobSnapshotStore.layer({ home: invocation.home })
+        BlobSnapshotStore.layer({ home: invocation.home }),
+        // Projection folds in worker threads run this same program, which sees it is a worker below.
+        Layer.succeed(
+          ProjectCommand.Workers,
+          (data) => new Worker(workerEntry(), { workerData: { [WORKER]: data } })
+        )
       )
   )
 ).pipe(Layer.provideMerge(Ids.layer), Layer.provideMerge(NodeContext.layer))
@@ -84,13 +93,30 @@ const main = Effect.gen(function*() {
   Effect.provide(Logger.replace(Logger.defaultLogger, Output.stderrLogger((line) => process.stderr.write(line + "\n"))))
 )
 
-NodeRuntime.runMain(main, {
-  disableErrorReporting: true,
-  disablePrettyLogger: true,
-  // Set the exit code and let Node drain stdout and stderr, rather than exiting under them.
-  teardown: (exit, onExit) => {
-    const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-    if (Exit.isFailure(exit) && !interrupted) process.exitCode = 1
-    onExit(interrupted ? 130 : 0)
-  }
-})
+const WORKER = "weftProjectionWorker"
+
+/** What a worker thread runs: this program (the bundle), or from source the module that loads it through tsx. */
+const workerEntry = (): string | URL =>
+  process.argv[1]!.endsWith(".ts") ? new URL("./devWorker.mjs", import.meta.url) : process.argv[1]!
+
+if (!isMainThread && workerData !== null && typeof workerData === "object" && WORKER in workerData) {
+  ProjectionWorker.workerMain(
+    (workerData as Record<string, ProjectionRunner.WorkerData>)[WORKER]!,
+    Effect.runSync(ProjectCommand.workerResolver.pipe(Effect.provide(NodeContext.layer)))
+  )
+} else {
+  runCli()
+}
+
+function runCli() {
+  NodeRuntime.runMain(main, {
+    disableErrorReporting: true,
+    disablePrettyLogger: true,
+    // Set the exit code and let Node drain stdout and stderr, rather than exiting under them.
+    teardown: (exit, onExit) => {
+      const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+      if (Exit.isFailure(exit) && !interrupted) process.exitCode = 1
+      onExit(interrupted ? 130 : 0)
+    }
+  })
+}

@@ -34,7 +34,10 @@ describe("the bundled CLI", () => {
       const text = fs.readFileSync(yield* Effect.promise(builtWeft), "utf8")
       const specifiers = [...text.matchAll(/\b(?:from|import\(|require\()\s*"([\w@./:-]+)"/g)].map((m) => m[1]!)
       assert.include(specifiers, "node:fs")
-      assert.deepStrictEqual(specifiers.filter((specifier) => !isBuiltin(specifier)), [])
+      // sucrase (which loads a user's .ts projection) names `flow-enums-runtime` only in code it writes
+      // out for Flow sources and in comments; the bundle never loads it.
+      const loaded = specifiers.filter((specifier) => specifier !== "flow-enums-runtime")
+      assert.deepStrictEqual(loaded.filter((specifier) => !isBuiltin(specifier)), [])
     }))
 
   it.live("is executable and prints the version of packages/cli/package.json", () =>

@@ -1,0 +1,376 @@
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Effect, Schema } from "effect"
+import * as fc from "fast-check"
+import type { Envelope } from "../src/Envelope.js"
+import { ContextCompacted, ModelResponded, UserMessageReceived } from "../src/Events.js"
+import * as Pricing from "../src/Pricing.js"
+import * as Projection from "../src/Projection.js"
+import * as Usage from "../src/projections/Usage.js"
+import * as Recorded from "./projections/Recorded.js"
+
+interface Line {
+  readonly messageId?: string | undefined
+  readonly requestId?: string
+  readonly model?: string
+  readonly at?: string
+  readonly sessionId?: string
+  readonly agentId?: string
+  readonly seq?: number
+  readonly id?: string
+  readonly input?: number
+  readonly output?: number
+  readonly cacheWrite?: number
+  readonly cacheRead?: number
+}
+
+let seq = 0
+/** A `ModelResponded` envelope: a line of a response, as a source gives it. */
+const responded = (line: Line): Envelope => {
+  const n = line.seq ?? ++seq
+  return {
+    seq: n,
+    id: line.id ?? `id-${n}`,
+    parentId: null,
+    sessionId: line.sessionId ?? "s1",
+    agentId: line.agentId ?? "main",
+    at: line.at ?? "2025-08-01T10:00:00.000Z",
+    event: new ModelResponded({
+      requestId: line.requestId ?? "req_1",
+      ...(line.messageId === undefined ? {} : { messageId: line.messageId }),
+      model: line.model ?? "claude-sonnet-4-5-20250929",
+      content: [],
+      usage: {
+        input_tokens: line.input ?? 0,
+        output_tokens: line.output ?? 0,
+        cache_creation_input_tokens: line.cacheWrite ?? 0,
+        cache_read_input_tokens: line.cacheRead ?? 0
+      },
+      stopReason: null
+    })
+  }
+}
+
+const fold = (envelopes: ReadonlyArray<Envelope>) => Projection.fold(Usage.projection, envelopes)
+const sorted = (state: Usage.State) => Usage.entries(state).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+const totalTokens = (state: Usage.State) => Usage.report(state, { by: "day" }).totals.totalTokens
+
+describe("usage: what is counted (ccusage's rules)", () => {
+  it("a response streamed three times with growing output counts once, with its largest line", () => {
+    const state = fold([
+      responded({ messageId: "msg_a", requestId: "req_a", input: 10, output: 1, at: "2025-08-01T10:00:00.000Z" }),
+      responded({ messageId: "msg_a", requestId: "req_a", input: 10, output: 40, at: "2025-08-01T10:00:01.000Z" }),
+      responded({ messageId: "msg_a", requestId: "req_a", input: 10, output: 25, at: "2025-08-01T10:00:02.000Z" })
+    ])
+    assert.strictEqual(Usage.size(state), 1)
+    const [entry] = Usage.entries(state)
+    assert.strictEqual(entry!.output, 40)
+    // The kept line's own time: the largest line, not the first or the last.
+    assert.strictEqual(entry!.at, "2025-08-01T10:00:01.000Z")
+    assert.strictEqual(totalTokens(state), 50)
+  })
+
+  it("the same message id under two request ids counts twice", () => {
+    const state = fold([
+      responded({ messageId: "msg_a", requestId: "req_1", output: 5 }),
+      responded({ messageId: "msg_a", requestId: "req_2", output: 7 })
+    ])
+    assert.strictEqual(Usage.size(state), 2)
+    assert.strictEqual(totalTokens(state), 12)
+  })
+
+  it("without a request id, the message id alone is the key", () => {
+    const state = fold([
+      responded({ messageId: "msg_a", requestId: "", output: 5 }),
+      responded({ messageId: "msg_a", requestId: "", output: 9 }),
+      responded({ messageId: "msg_b", requestId: "", output: 1 })
+    ])
+    assert.deepStrictEqual(sorted(state).map((e) => [e.key, e.output]), [["msg_a", 9], ["msg_b", 1]])
+  })
+
+  it("a response without a message id counts every time, even from the same request", () => {
+    const state = fold([
+      responded({ requestId: "req_1", output: 5 }),
+      responded({ requestId: "req_1", output: 5 }),
+      responded({ requestId: "", output: 5 })
+    ])
+    assert.strictEqual(Usage.size(state), 3)
+    assert.strictEqual(totalTokens(state), 15)
+  })
+
+  it("of two lines with as many tokens, the first stays (its model and time)", () => {
+    const state = fold([
+      responded({ messageId: "m", requestId: "r", input: 3, output: 7, model: "claude-opus-4-1" }),
+      responded({ messageId: "m", requestId: "r", input: 7, output: 3, model: "claude-haiku-4-5" })
+    ])
+    const [entry] = Usage.entries(state)
+    assert.strictEqual(entry!.model, "claude-opus-4-1")
+    assert.strictEqual(entry!.input, 3)
+  })
+
+  it("the larger line wins by all its tokens, cache reads included, not by output alone", () => {
+    const state = fold([
+      responded({ messageId: "m", requestId: "r", output: 10, cacheRead: 100 }),
+      responded({ messageId: "m", requestId: "r", output: 20, cacheRead: 0 })
+    ])
+    assert.strictEqual(Usage.entries(state)[0]!.cacheRead, 100)
+  })
+
+  it("a compaction's summary request counts; other events do not", () => {
+    const state = fold([
+      {
+        ...responded({}),
+        event: new ContextCompacted({
+          fromSeq: 1,
+          toSeq: 4,
+          summary: [{ type: "text", text: "so far" }],
+          usage: { input_tokens: 100, output_tokens: 20, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+          requestId: "req_c",
+          model: "claude-haiku-4-5"
+        })
+      },
+      { ...responded({}), event: new UserMessageReceived({ content: [{ type: "text", text: "hi" }] }) }
+    ])
+    assert.deepStrictEqual(Usage.entries(state).map((e) => [e.model, e.input, e.output]), [[
+      "claude-haiku-4-5",
+      100,
+      20
+    ]])
+  })
+})
+
+/** Lines of a few responses with few ids, so that keys collide often. */
+const line = fc.record({
+  messageId: fc.option(fc.constantFrom("m1", "m2", "m3", "m4"), { nil: undefined }),
+  requestId: fc.constantFrom("", "r1", "r2"),
+  model: fc.constantFrom("claude-sonnet-4-5", "claude-opus-4-1", "mystery-model"),
+  at: fc.constantFrom("2025-08-01T10:00:00.000Z", "2025-08-01T23:30:00.000Z", "2025-08-02T03:00:00.000Z"),
+  sessionId: fc.constantFrom("s1", "s2"),
+  agentId: fc.constantFrom("main", "main/1"),
+  input: fc.nat({ max: 50 }),
+  output: fc.nat({ max: 50 }),
+  cacheWrite: fc.nat({ max: 5 }),
+  cacheRead: fc.nat({ max: 5 })
+}).map((fields) => ({ ...fields, id: `line-${++seq}`, seq: ++seq }))
+const lines = fc.array(line.map(responded), { maxLength: 40 })
+
+describe("usage: the state", () => {
+  it("merging the folds of the two parts of a log, cut anywhere, is the fold of it all", () => {
+    fc.assert(fc.property(lines, fc.nat(), (envelopes, at) => {
+      const cut = at % (envelopes.length + 1)
+      const merged = Usage.merge(fold(envelopes.slice(0, cut)), fold(envelopes.slice(cut)))
+      assert.deepStrictEqual(sorted(merged), sorted(fold(envelopes)))
+    }))
+  })
+
+  it("merge keeps the largest line of a response whichever part held it, the earlier part's on a tie", () => {
+    const a = fold([responded({ messageId: "m", requestId: "r", output: 10, model: "claude-opus-4-1" })])
+    const b = fold([responded({ messageId: "m", requestId: "r", output: 30, model: "claude-haiku-4-5" })])
+    const c = fold([responded({ messageId: "m", requestId: "r", output: 10, model: "claude-haiku-4-5" })])
+    assert.strictEqual(Usage.entries(Usage.merge(a, b))[0]!.output, 30)
+    assert.strictEqual(Usage.entries(Usage.merge(b, a))[0]!.output, 30)
+    assert.strictEqual(Usage.entries(Usage.merge(a, c))[0]!.model, "claude-opus-4-1")
+  })
+
+  it("a state stays what it was when folding goes on from it, or from an older state, or branches", () => {
+    fc.assert(fc.property(lines, lines, lines, (start, left, right) => {
+      const base = fold(start)
+      const before = sorted(base)
+      const one = Projection.fold(Usage.projection, left, base)
+      // Branching from `base` again: it no longer is the latest state of its store.
+      const two = Projection.fold(Usage.projection, right, base)
+      assert.deepStrictEqual(sorted(base), before)
+      assert.deepStrictEqual(sorted(one), sorted(fold([...start, ...left])))
+      assert.deepStrictEqual(sorted(two), sorted(fold([...start, ...right])))
+      // And the initial state is never touched.
+      assert.strictEqual(Usage.size(Usage.projection.initial), 0)
+    }))
+  })
+
+  it("the codec round-trips any state through JSON", () => {
+    fc.assert(fc.property(lines, (envelopes) => {
+      const state = fold(envelopes)
+      const json = JSON.parse(JSON.stringify(Schema.encodeSync(Usage.codec)(state)))
+      const back = Schema.decodeUnknownSync(Usage.codec)(json)
+      assert.deepStrictEqual(sorted(back), sorted(state))
+      // Folding on from the decoded state ends where folding straight through does.
+      const more = [responded({ messageId: "m1", requestId: "r1", output: 1000 })]
+      assert.deepStrictEqual(
+        sorted(Projection.fold(Usage.projection, more, back)),
+        sorted(fold([...envelopes, ...more]))
+      )
+    }))
+  })
+
+  it("a checkpoint that is not a usage state does not decode", () => {
+    assert.throws(() => Schema.decodeUnknownSync(Usage.codec)({ entries: [["k", "t"]] }))
+    assert.throws(() => Schema.decodeUnknownSync(Usage.codec)({ other: [] }))
+  })
+})
+
+layer(Recorded.layer)("usage over a recorded run", (it) => {
+  const laws = Recorded.laws(Usage.projection, { splitSessions: true })
+  it.effect("merge of sessions", () => laws.mergeOfSessions)
+  it.effect("merge of parts", () => laws.mergeOfParts)
+  it.effect("codec round trip", () => laws.codecRoundTrip)
+  it.effect("every response of every agent is counted once, with the tokens the log holds", () =>
+    Effect.gen(function*() {
+      const { envelopes } = yield* Recorded.Run
+      const responses = envelopes.flatMap((e) => (e.event._tag === "ModelResponded" ? [e.event] : []))
+      const state = fold(envelopes)
+      assert.strictEqual(Usage.size(state), responses.length)
+      const expected = responses.reduce(
+        (n, r) =>
+          n + r.usage.input_tokens + r.usage.output_tokens + r.usage.cache_creation_input_tokens +
+          r.usage.cache_read_input_tokens,
+        0
+      )
+      assert.strictEqual(totalTokens(state), expected)
+      const agents = Usage.report(state, { by: "agent" }).rows.map((r) => r.key)
+      assert.deepStrictEqual(agents, ["main", "main/1"])
+    }))
+})
+
+describe("usage: reports", () => {
+  const state = fold([
+    // Day one (UTC), sonnet, session s1, main.
+    responded({ messageId: "a", input: 1000, output: 500, cacheWrite: 2000, cacheRead: 10000, sessionId: "s1" }),
+    // 23:30 UTC on day one: day two in Kolkata (+05:30).
+    responded({
+      messageId: "b",
+      model: "claude-opus-4-1-20250805",
+      input: 100,
+      output: 100,
+      at: "2025-08-01T23:30:00.000Z",
+      sessionId: "s2",
+      agentId: "main/1"
+    }),
+    // Day two (UTC), day one in New York: a model the table does not know, with tokens; a synthetic error with none.
+    responded({ messageId: "c", model: "mystery-1", input: 7, at: "2025-08-02T03:00:00.000Z", sessionId: "s2" }),
+    responded({ messageId: "d", model: "<synthetic>", at: "2025-08-02T03:00:01.000Z", sessionId: "s2" })
+  ])
+
+  it("by day: tokens, models used and cost per day, in order, and the totals", () => {
+    const report = Usage.report(state, { by: "day", timeZone: "UTC" })
+    assert.deepStrictEqual(report.rows.map((r) => [r.key, r.inputTokens, r.outputTokens, r.totalTokens]), [
+      ["2025-08-01", 1100, 600, 13700],
+      ["2025-08-02", 7, 0, 7]
+    ])
+    assert.deepStrictEqual(report.rows[0]!.modelsUsed, ["claude-sonnet-4-5-20250929", "claude-opus-4-1-20250805"])
+    // Neither <synthetic> nor an unnamed model is "used"; the unknown one is.
+    assert.deepStrictEqual(report.rows[1]!.modelsUsed, ["mystery-1"])
+    // sonnet 4.5: (1000×3 + 500×15 + 2000×3.75 + 10000×0.3) / 1e6; opus 4.1: (100×15 + 100×75) / 1e6.
+    assert.closeTo(report.rows[0]!.totalCost!, 0.021 + 0.009, 1e-12)
+    // A model without a price makes the day's cost unknown; zero tokens cost 0 whatever the model.
+    assert.isNull(report.rows[1]!.totalCost)
+    assert.isNull(report.totals.totalCost)
+    assert.strictEqual(report.totals.totalTokens, 13707)
+    assert.strictEqual(Usage.costOf(Usage.entries(fold([responded({ model: "<synthetic>" })]))[0]!), 0)
+  })
+
+  it("days are the time zone's: 23:30 UTC is the next day in Kolkata, 03:00 UTC the day before in New York", () => {
+    const day = (timeZone: string) =>
+      Usage.report(state, { by: "day", timeZone }).rows.map((r) => [r.key, r.totalTokens])
+    assert.deepStrictEqual(day("Asia/Kolkata"), [["2025-08-01", 13500], ["2025-08-02", 207]])
+    assert.deepStrictEqual(day("America/New_York"), [["2025-08-01", 13707]])
+    assert.isTrue(Usage.isTimeZone("Europe/Paris"))
+    assert.isFalse(Usage.isTimeZone("Mars/Olympus"))
+  })
+
+  it("since and until keep the responses of those days, inclusive", () => {
+    const totals = (since?: string, until?: string) =>
+      Usage.report(state, {
+        by: "day",
+        ...(since === undefined ? {} : { since }),
+        ...(until === undefined ? {} : { until })
+      }).totals.totalTokens
+    assert.strictEqual(totals("2025-08-02"), 7)
+    assert.strictEqual(totals(undefined, "2025-08-01"), 13700)
+    assert.strictEqual(totals("2025-08-01", "2025-08-01"), 13700)
+    assert.strictEqual(totals("2025-08-03"), 0)
+  })
+
+  it("by model, session and agent: each row its own, together the totals", () => {
+    for (const by of ["model", "session", "agent"] as const) {
+      const report = Usage.report(state, { by })
+      assert.strictEqual(report.rows.reduce((n, r) => n + r.totalTokens, 0), report.totals.totalTokens, by)
+    }
+    assert.deepStrictEqual(Usage.report(state, { by: "model" }).rows.map((r) => [r.key, r.totalTokens]), [
+      ["claude-sonnet-4-5-20250929", 13500],
+      ["claude-opus-4-1-20250805", 200],
+      ["mystery-1", 7],
+      ["<synthetic>", 0]
+    ])
+    assert.deepStrictEqual(Usage.report(state, { by: "session" }).rows.map((r) => [r.key, r.lastActivity]), [
+      ["s1", "2025-08-01"],
+      ["s2", "2025-08-02"]
+    ])
+    assert.deepStrictEqual(Usage.report(state, { by: "agent" }).rows.map((r) => [r.key, r.totalTokens]), [
+      ["main", 13507],
+      ["main/1", 200]
+    ])
+  })
+
+  it("costs come from the price table given: settings can price an unknown model", () => {
+    const prices = { ...Pricing.defaults, "mystery-": { input: 1_000_000, output: 0, cacheWrite: 0, cacheRead: 0 } }
+    const report = Usage.report(state, { by: "day", prices })
+    assert.closeTo(report.rows[1]!.totalCost!, 7, 1e-9)
+  })
+
+  it("the table: a row per day, a Total row, numbers aligned with thousands separators, — for an unknown cost", () => {
+    const lines = Usage.table(Usage.report(state, { by: "day" }))
+    const text = lines.join("\n")
+    assert.include(lines[1]!, "Date")
+    assert.include(lines[1]!, "Cost (USD)")
+    assert.include(text, "13,700")
+    assert.include(text, "$0.03")
+    assert.match(text, /│ Total +│/)
+    assert.include(text, "\u2014")
+    assert.include(text, "- sonnet-4-5")
+    // Every line as wide as the others: the columns line up.
+    assert.strictEqual(new Set(lines.map((l) => l.length)).size, 1)
+    assert.notInclude(text, "\u001b[")
+    assert.include(Usage.table(Usage.report(state, { by: "day" }), { color: true }).join("\n"), "\u001b[")
+  })
+
+  it("the JSON: shaped like ccusage's daily --json", () => {
+    const json = Usage.json(Usage.report(state, { by: "day" })) as any
+    assert.deepStrictEqual(Object.keys(json.daily[0]), [
+      "date",
+      "inputTokens",
+      "outputTokens",
+      "cacheCreationTokens",
+      "cacheReadTokens",
+      "totalTokens",
+      "totalCost",
+      "modelsUsed",
+      "modelBreakdowns"
+    ])
+    assert.deepStrictEqual(Object.keys(json.totals), [
+      "inputTokens",
+      "outputTokens",
+      "cacheCreationTokens",
+      "cacheReadTokens",
+      "totalTokens",
+      "totalCost"
+    ])
+    assert.strictEqual(json.daily[0].date, "2025-08-01")
+    assert.deepStrictEqual(Object.keys(Usage.json(Usage.report(state, { by: "session" }))), [
+      "sessions",
+      "totals",
+      "timeZone",
+      "costBasis"
+    ])
+  })
+
+  it("render: the daily table in UTC, or a line saying there is nothing", () => {
+    assert.deepStrictEqual(Usage.projection.render!(Usage.empty), ["No usage recorded."])
+    assert.include(Usage.projection.render!(state).join("\n"), "2025-08-02")
+  })
+
+  it("thousands and short model names", () => {
+    assert.strictEqual(Usage.thousands(0), "0")
+    assert.strictEqual(Usage.thousands(1234567), "1,234,567")
+    assert.strictEqual(Usage.shortModel("claude-sonnet-4-20250514"), "sonnet-4")
+    assert.strictEqual(Usage.shortModel("claude-opus-4-1"), "opus-4-1")
+  })
+})
