@@ -11,13 +11,19 @@
  * 2. Read: a 1,000,000-event session (lines 200 B – 20 KB) through `EventLog.read`, against a
  *    reader that only splits lines and `JSON.parse`s them. Targets ≥ 0.5× its lines/s, and a
  *    peak RSS of our reader under 200 MB.
- * 3. Agent turns and replay (`Agent.ts`), a fan-out of 1,010 subagents (`FanOut.ts`).
- * 4. Cold start (`ColdStart.ts`): the bundled CLI's `--version` against a bare `node -e ""`. Target ≤ 4×.
+ * 3. Projections (`Projections.ts`): the `usage` projection through the projection runner over a
+ *    generated 500 MB corpus of weft sessions (≥ 1.0× the MB/s of a fold that `JSON.parse`s every
+ *    line, ≥ 1.5× with two workers), `weft usage --source claude-code` over 500 MB of Claude
+ *    Code's history (≥ 2×), and a second run from a checkpoint after 1% more data (≤ 5% of the
+ *    first run's time). The corpora are generated once and kept in `<tmpdir>/weft-bench-corpus`.
+ * 4. Agent turns and replay (`Agent.ts`), a fan-out of 1,010 subagents (`FanOut.ts`).
+ * 5. Cold start (`ColdStart.ts`): the bundled CLI's `--version` against a bare `node -e ""`. Target ≤ 4×.
  *
  * Every measured program runs in its own child process (a bundle, see `Bundle.ts`). Progress
  * goes to stderr; the table to stdout. The exit code is 1 when a target is missed.
  *
- * `WEFT_BENCH_SCALE=0.1 pnpm bench` scales every event count for a quick run;
+ * `WEFT_BENCH_SCALE=0.1 pnpm bench` scales every event count (and the projection corpora, unless
+ * `WEFT_BENCH_MB` sets their size in MB) for a quick run;
  * `WEFT_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` passes flags to every child.
  */
 import * as fs from "node:fs"
@@ -28,6 +34,7 @@ import { bundle } from "./Bundle.js"
 import * as Children from "./Children.js"
 import * as ColdStart from "./ColdStart.js"
 import * as FanOut from "./FanOut.js"
+import * as Projections from "./Projections.js"
 import type {
   AppendChildArgs,
   AppendReply,
@@ -242,11 +249,12 @@ const main = async () => {
   fs.rmSync(home, { recursive: true, force: true })
 
   const reads = readRows(generated, ours, [before, after])
+  const projections = await Projections.run({ scale, work, progress })
   progress("agent: the kernel's benchmarks (Agent.ts)")
   const agent = await Agent.run(scale, progress)
   const fanOut = await FanOut.fanOut(progress)
   const coldStart = await ColdStart.coldStart(progress)
-  const rows = [...appendRows(measures), ...reads.rows, ...agent, ...fanOut, ...coldStart]
+  const rows = [...appendRows(measures), ...reads.rows, ...projections.rows, ...agent, ...fanOut, ...coldStart]
   const meanLine = generated.bytes / generated.lines - 1
   const notes = [
     "",
@@ -277,6 +285,7 @@ const main = async () => {
       [before, after].map((r) => count(Report.perSecond(r.lines, r.ms))).join(" and ")
     }). Ours started at ${Report.megabytes(ours.rssAtStartKb)} RSS before reading.`,
     ...(reads.complete ? [] : ["  A reader did not return every event: see lines and lastSeq above."]),
+    ...projections.notes,
     `agent: a fake model answering one read call per turn, through the real loop, tools, policy and decider;`,
     `  100 sessions of 100 turns, four sessions at a time, on each log. verify: Replay.verify (permissions`,
     `  re-decided) against Replay.fold over the same in-memory envelopes, best of three each.`,
