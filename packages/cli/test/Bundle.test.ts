@@ -50,6 +50,16 @@ describe("the bundled CLI", () => {
       assert.strictEqual(run.stdout.trim(), packageJson.version)
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
 
+  it.live("prints shell completions that know weft's commands and options", () =>
+    Effect.gen(function*() {
+      const run = yield* runBuilt(["--completions", "bash"], yield* sandbox)
+      assert.strictEqual(run.code, 0, run.stderr)
+      assert.include(run.stdout, "_weft_bash_completions")
+      for (const word of ["sessions", "usage", "project", "--print", "--fork-session", "--max-budget-usd"]) {
+        assert.include(run.stdout, word)
+      }
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
   it.live("compiles through a V8 code cache in XDG_CACHE_HOME, and starts as well where none can be kept", () =>
     Effect.gen(function*() {
       const dirs = yield* sandbox
