@@ -282,6 +282,6 @@ describe("weft usage over weft's sessions", () => {
       // Again, from the checkpoint: the same.
       const again = JSON.parse((yield* weft(["usage", "--json", "--by", "agent"], { home })).stdout)
       assert.deepStrictEqual(again, byAgent)
-      assert.isTrue(yield* fs.exists(path.join(home, "projections", "usage", "1", "all.json")))
+      assert.isTrue(yield* fs.exists(path.join(home, "projections", "usage", "2", "all.json")))
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
 })

@@ -1,5 +1,5 @@
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
 import * as fc from "fast-check"
 import type { Envelope } from "../src/Envelope.js"
 import { ContextCompacted, ModelResponded, UserMessageReceived } from "../src/Events.js"
@@ -201,9 +201,63 @@ describe("usage: the state", () => {
     }))
   })
 
+  it("the codec round-trips any entries exactly, whatever their instants and strings", () => {
+    const entry: fc.Arbitrary<Usage.Entry> = fc.record({
+      key: fc.fullUnicodeString(),
+      at: fc.oneof(
+        fc.date({ noInvalidDate: true }).map((date) => date.toISOString()),
+        fc.constantFrom("2025-08-01T10:00:00Z", "2025-08-01T10:00:00.000+02:00", "", "not a date"),
+        fc.fullUnicodeString()
+      ),
+      model: fc.constantFrom("", "claude-sonnet-4-5-20250929", "<synthetic>"),
+      sessionId: fc.constantFrom("s1", "s2", "é"),
+      agentId: fc.constantFrom("main", "a1"),
+      input: fc.nat(),
+      output: fc.nat(),
+      cacheWrite: fc.nat(),
+      cacheRead: fc.nat()
+    })
+    fc.assert(fc.property(fc.uniqueArray(entry, { selector: (e) => e.key }), (entries) => {
+      const state = Usage.fromEntries(entries)
+      const json = JSON.parse(JSON.stringify(Schema.encodeSync(Usage.codec)(state)))
+      const back = Schema.decodeUnknownSync(Usage.codec)(json)
+      const byKey = (xs: Array<Usage.Entry>) => xs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      assert.deepStrictEqual(byKey(Usage.entries(back)), byKey(Usage.entries(state)))
+    }))
+  })
+
   it("a checkpoint that is not a usage state does not decode", () => {
     assert.throws(() => Schema.decodeUnknownSync(Usage.codec)({ entries: [["k", "t"]] }))
     assert.throws(() => Schema.decodeUnknownSync(Usage.codec)({ other: [] }))
+    const good = Schema.encodeSync(Usage.codec)(
+      Usage.fromEntries([{
+        key: "m1:r1",
+        at: "2025-08-01T10:00:00.000Z",
+        model: "claude-sonnet-4-5-20250929",
+        sessionId: "s1",
+        agentId: "main",
+        input: 1,
+        output: 2,
+        cacheWrite: 3,
+        cacheRead: 4
+      }])
+    ) as Record<string, unknown>
+    assert.doesNotThrow(() => Schema.decodeUnknownSync(Usage.codec)(good))
+    const broken: ReadonlyArray<Record<string, unknown>> = [
+      { ...good, keys: [] }, // columns of different lengths
+      { ...good, keys: [1] },
+      { ...good, at: [1754042400000] },
+      { ...good, at: [null] },
+      { ...good, model: [7] }, // past the string table
+      { ...good, session: [-1] },
+      { ...good, agent: ["main"] },
+      { ...good, strings: [1, 2] },
+      { ...good, input: ["1"] },
+      { ...good, cacheRead: undefined }
+    ]
+    for (const json of broken) {
+      assert.isTrue(Either.isLeft(Schema.decodeUnknownEither(Usage.codec)(json)), JSON.stringify(json))
+    }
   })
 })
 

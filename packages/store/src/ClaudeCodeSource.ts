@@ -845,6 +845,7 @@ export const reader: FormatReader = (projection) => {
   if (projection === usageProjection) {
     return {
       mayHold: (line) => line.includes(USAGE_MARKER),
+      marker: USAGE_MARKER,
       // Only lines `mayHold` kept come here: the marker is not looked for again.
       decode: (line: string, file: SourceFile, seq: number = 0) =>
         Either.map(markedUsageLine(line), (usage) => (usage === undefined ? [] : [usageEnvelope(usage, file, seq)]))
@@ -856,6 +857,8 @@ export const reader: FormatReader = (projection) => {
   const tools = tags.has("ToolCallCompleted")
   const names: ToolNames = new Map()
   return {
+    // Responses alone: exactly the lines with the usage marker.
+    marker: responses && !users && !tools ? USAGE_MARKER : undefined,
     mayHold: (line) =>
       (responses && line.includes(USAGE_MARKER)) ||
       ((users || tools) && line.includes("\"type\":\"user\"")) ||

@@ -62,6 +62,11 @@ export type ProjectionRef = { readonly _tag: "Builtin"; readonly name: string } 
  */
 export type FormatReader = (projection: Projection.Any) => {
   readonly mayHold: (line: string) => boolean
+  /**
+   * An ASCII string without newlines such that `mayHold(line)` holds exactly when the line
+   * contains it: the runner then finds lines by searching the bytes for it, without `mayHold`.
+   */
+  readonly marker?: string | undefined
   readonly decode: (
     line: string,
     file: SourceFile,

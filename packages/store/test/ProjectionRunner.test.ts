@@ -150,7 +150,66 @@ const recordingDecodes = (format: Format, decoded: Array<string>): Format => ({
   }
 })
 
+/** A source whose reader keeps the lines holding `marker`, told by `mayHold` alone or by the marker too; it records what it decodes. */
+const markedBy = (format: Format, marker: string, declared: boolean, decoded: Array<string>): Format => ({
+  ...format,
+  reader: (projection) => {
+    const reader = format.reader(projection)
+    return {
+      mayHold: (line) => line.includes(marker),
+      marker: declared ? marker : undefined,
+      decode: (line, file, lineNumber) => {
+        decoded.push(`${file.path}:${lineNumber}:${line}`)
+        return reader.decode(line, file, lineNumber)
+      }
+    }
+  }
+})
+
 layer(NodeContext.layer, { excludeTestServices: true })("ProjectionRunner", (it) => {
+  it.effect.prop(
+    "a reader's marker finds exactly the lines its mayHold keeps: the same lines decoded with the same numbers, the same result or error",
+    [
+      log,
+      fc.constantFrom("UserMessageReceived", "{\"seq\"", "\"turn\"", "\"main\""),
+      fc.option(fc.nat(), { nil: undefined }),
+      fc.boolean()
+    ],
+    ([entries, marker, corruptAt, lenient]) =>
+      Effect.scoped(Effect.gen(function*() {
+        const home = yield* tempHome
+        makeProjects(home)
+        const lines = [...linesOf(home, entries)]
+        if (corruptAt !== undefined) {
+          const at = corruptAt % lines.length
+          lines.splice(at, 0, { file: lines[at]!.file, text: "{\"seq\":0,\"UserMessageReceived\" not json\n", tag: "" })
+        }
+        appendBytes(lines, 0, totalBytes(lines))
+        const run = (declared: boolean) => {
+          const decoded: Array<string> = []
+          return Effect.map(
+            Effect.either(
+              ProjectionRunner.run(home, summing, markedBy(all(home), marker, declared, decoded), {
+                checkpoint: false,
+                lenient
+              })
+            ),
+            (result) => ({
+              decoded,
+              result: Either.match(result, {
+                onLeft: (error) => ({ path: error.path, line: error.line, reason: error.reason }),
+                onRight: (r) => ({ state: r.state, events: r.events, skipped: r.skippedLines, bytes: r.bytes })
+              })
+            })
+          )
+        }
+        const withMarker = yield* run(true)
+        const withoutMarker = yield* run(false)
+        assert.deepStrictEqual(withMarker, withoutMarker)
+      })),
+    { fastCheck: { numRuns: 60 } }
+  )
+
   it.effect("never decodes a line whose tag the projection does not handle; unknown events are skipped, never fatal", () =>
     Effect.scoped(Effect.gen(function*() {
       const home = yield* tempHome

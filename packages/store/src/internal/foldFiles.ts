@@ -24,6 +24,7 @@ export const CHUNK_SIZE = 1 << 20
 const NEWLINE = 0x0a
 /** The UTF-8 byte order mark, read as Latin-1: dropped at the start of a file. */
 const BOM_LATIN1 = "\u00ef\u00bb\u00bf"
+const hasBom = (buffer: Buffer): boolean => buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf
 const FINGERPRINT_SPAN = 256
 
 export interface File {
@@ -35,6 +36,11 @@ export interface File {
 export interface LineReader<F extends File> {
   /** Given the line's bytes as Latin-1 (one character per byte): exact for ASCII. */
   readonly mayHold: (line: string) => boolean
+  /**
+   * An ASCII string without newlines such that `mayHold(line)` holds exactly when the line
+   * contains it: the lines are then found by searching the bytes for it, and `mayHold` is not called.
+   */
+  readonly marker?: string | undefined
   /** Given the line decoded as UTF-8, and its 1-based number in the file. */
   readonly decode: (line: string, file: F, lineNumber: number) => Either.Either<ReadonlyArray<Envelope>, string>
 }
@@ -106,7 +112,8 @@ export const foldFile = <S, F extends File>(
   fromLine: number,
   end: number
 ): { readonly step: () => Step } => {
-  const { decode, mayHold } = fold.reader
+  const { decode, marker, mayHold } = fold.reader
+  const markerBytes = marker === undefined || marker === "" ? undefined : Buffer.from(marker, "latin1")
   const { evolve, handles, lenient } = fold
   let position = from
   let lineNo = fromLine
@@ -133,6 +140,7 @@ export const foldFile = <S, F extends File>(
       buffers.buffer = Buffer.allocUnsafe(buffer.length * 2)
       return MORE
     }
+    if (markerBytes !== undefined) return stepMarked(buffer, last)
     // One byte, one character: a Latin-1 view of the chunk is a cheap copy, its indexes are byte
     // offsets, and ASCII (every tag and key a prefilter looks for) reads as itself in it.
     const raw = buffer.toString("latin1", 0, last + 1)
@@ -155,6 +163,79 @@ export const foldFile = <S, F extends File>(
         const lineStart = start
         start = nl + 1
         if (!mayHold(raw.slice(lineStart, nl))) continue
+        const decoded = decode(buffer.toString("utf8", lineStart, nl), file, lineNo)
+        if (Either.isLeft(decoded)) {
+          pending = { line: lineNo, reason: decoded.left, offset: base + lineStart }
+          continue
+        }
+        for (const envelope of decoded.right) {
+          if (handles(tagOfEnvelope(envelope))) {
+            state = evolve(state, envelope)
+            events++
+          }
+        }
+      }
+    } catch (thrown) {
+      fold.state = state
+      fold.events += events
+      return { _tag: "Failed", line: lineNo, reason: `the projection threw: ${describeThrown(thrown)}` }
+    }
+    fold.state = state
+    fold.events += events
+    fold.bytes += last + 1
+    position += last + 1
+    return position >= end ? finish() : MORE
+  }
+
+  /** Newlines in `view` from `from` up to (not including) `to`. */
+  const countNewlines = (view: Buffer, from: number, to: number): number => {
+    let n = 0
+    for (let i = view.indexOf(NEWLINE, from); i !== -1 && i < to; i = view.indexOf(NEWLINE, i + 1)) n++
+    return n
+  }
+
+  /**
+   * `step` for a reader with a marker: the candidate lines are found by searching the chunk's
+   * bytes for the marker, the lines between them only counted, and only candidates decoded.
+   */
+  const stepMarked = (buffer: Buffer, last: number): Step => {
+    const view = buffer.subarray(0, last + 1)
+    const base = position
+    let start = position === 0 && hasBom(view) ? 3 : 0
+    let state = fold.state
+    let events = 0
+    /** Called when `count` (> 0) more lines have begun: one after a pending line resolves it. */
+    const advance = (count: number): Step | undefined => {
+      lineNo += count
+      if (pending === undefined) return undefined
+      if (!lenient) return { _tag: "Failed", line: pending.line, reason: pending.reason }
+      fold.skippedLines++
+      pending = undefined
+      return undefined
+    }
+    try {
+      while (start <= last) {
+        const hit = view.indexOf(markerBytes!, start)
+        if (hit === -1) {
+          const rest = countNewlines(view, start, last + 1)
+          const failed = rest > 0 ? advance(rest) : undefined
+          if (failed !== undefined) {
+            fold.state = state
+            fold.events += events
+            return failed
+          }
+          break
+        }
+        const lineStart = hit === 0 ? 0 : Math.max(start, view.lastIndexOf(NEWLINE, hit - 1) + 1)
+        const nl = view.indexOf(NEWLINE, hit)
+        const before = countNewlines(view, start, lineStart)
+        const failed = advance(before + 1)
+        if (failed !== undefined) {
+          fold.state = state
+          fold.events += events
+          return failed
+        }
+        start = nl + 1
         const decoded = decode(buffer.toString("utf8", lineStart, nl), file, lineNo)
         if (Either.isLeft(decoded)) {
           pending = { line: lineNo, reason: decoded.left, offset: base + lineStart }
