@@ -17,6 +17,8 @@ export interface Service {
   readonly apiKey?: string
   /** `ANTHROPIC_BASE_URL`, when set: any Anthropic-compatible endpoint. */
   readonly baseUrl?: string
+  /** `CLAUDE_CONFIG_DIR`, when set: where Claude Code keeps its history (comma-separated, first wins). */
+  readonly claudeConfigDir?: string
   /** Whether stdin, stdout and stderr are terminals. */
   readonly tty?: { readonly stdin: boolean; readonly stdout: boolean; readonly stderr: boolean }
   /** Whether colours may be used on stdout / stderr (a terminal, and `NO_COLOR` unset). */

@@ -24,9 +24,9 @@ import * as ProjectionModule from "@weft/store/ProjectionModule"
 import * as ProjectionRunner from "@weft/store/ProjectionRunner"
 import type { Resolver } from "@weft/store/ProjectionWorker"
 import { formatsWith } from "@weft/store/ProjectionWorker"
-import { Config, Context, Effect, Either, Option, Schema, Stream } from "effect"
+import { Context, Effect, Either, Option, Schema, Stream } from "effect"
 import { createHash } from "node:crypto"
-import * as os from "node:os"
+import * as HistorySource from "./HistorySource.js"
 import { Invocation } from "./Invocation.js"
 import * as Output from "./Output.js"
 import { resolvePath, workingDirectory } from "./RootCommand.js"
@@ -150,18 +150,6 @@ const claudeCodeSelection = (format: ProjectionRunner.Format, selection: Project
   }
 }
 
-/** Claude Code's config directory: `--claude-dir`, else `CLAUDE_CONFIG_DIR` (its first entry), else `~/.claude`. */
-const claudeDirectory = (given: Option.Option<string>, directory: string) =>
-  Effect.gen(function*() {
-    const path = yield* Path.Path
-    if (Option.isSome(given)) return path.resolve(directory, given.value)
-    const configured = yield* Config.string("CLAUDE_CONFIG_DIR").pipe(Config.option, Effect.orElseSucceed(Option.none))
-    const first = Option.flatMap(configured, (value) => Option.fromNullable(value.split(",")[0]?.trim() || undefined))
-    if (Option.isSome(first)) return path.resolve(directory, first.value)
-    const invocation = yield* Invocation
-    return path.join(invocation.userHome ?? os.homedir(), ".claude")
-  })
-
 // --- progress -----------------------------------------------------------------------------
 
 const CLEAR_LINE = "\r\u001b[2K"
@@ -254,17 +242,8 @@ const options = {
   rebuild: Options.boolean("rebuild").pipe(
     Options.withDescription("Fold everything again, ignoring (and replacing) the checkpoint.")
   ),
-  source: Options.choice("source", ["weft", "claude-code"] as const).pipe(
-    Options.withDescription("Whose history: weft's sessions, or Claude Code's (~/.claude)."),
-    Options.withDefault("weft" as const)
-  ),
-  claudeDir: Options.text("claude-dir").pipe(
-    Options.withPseudoName("DIR"),
-    Options.withDescription(
-      "With --source claude-code: Claude Code's config directory (default CLAUDE_CONFIG_DIR, else ~/.claude)."
-    ),
-    Options.optional
-  ),
+  source: HistorySource.source,
+  claudeDir: HistorySource.claudeDir,
   workers: Options.integer("workers").pipe(
     Options.withPseudoName("N"),
     Options.withDescription("Fold in N worker threads (a projection that can merge, folding from scratch)."),
@@ -350,7 +329,7 @@ export const project = Command.make("project", options, (config) =>
     const source = config.source === "weft"
       ? ProjectionRunner.weftSource(invocation.home, selection)
       : claudeCodeSelection(
-        ClaudeCodeSource.claudeCodeSource(yield* claudeDirectory(config.claudeDir, directory)),
+        ClaudeCodeSource.claudeCodeSource(yield* HistorySource.claudeDirectory(config.claudeDir, directory)),
         selection
       )
     const format = digest === undefined

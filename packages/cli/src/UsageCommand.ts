@@ -18,13 +18,12 @@
  *   never from a cost a log line carries; a model without a price shows "—".
  */
 import { Command, Options } from "@effect/cli"
-import { Path } from "@effect/platform"
 import * as Usage from "@weft/kernel/projections/Usage"
 import * as ClaudeCodeSource from "@weft/store/ClaudeCodeSource"
 import * as ProjectionRunner from "@weft/store/ProjectionRunner"
 import * as SettingsFiles from "@weft/store/SettingsFiles"
-import { Config, Effect, Option } from "effect"
-import * as os from "node:os"
+import { Effect, Option } from "effect"
+import * as HistorySource from "./HistorySource.js"
 import { Invocation } from "./Invocation.js"
 import * as Output from "./Output.js"
 import { progressLine } from "./ProjectCommand.js"
@@ -54,17 +53,8 @@ const options = {
   json: Options.boolean("json").pipe(
     Options.withDescription("Print JSON shaped like ccusage's: { daily: [{ date, inputTokens, … }], totals }.")
   ),
-  source: Options.choice("source", ["weft", "claude-code"] as const).pipe(
-    Options.withDescription("Whose history: weft's sessions, or Claude Code's (~/.claude)."),
-    Options.withDefault("weft" as const)
-  ),
-  claudeDir: Options.text("claude-dir").pipe(
-    Options.withPseudoName("DIR"),
-    Options.withDescription(
-      "With --source claude-code: Claude Code's config directory (default CLAUDE_CONFIG_DIR, else ~/.claude)."
-    ),
-    Options.optional
-  ),
+  source: HistorySource.source,
+  claudeDir: HistorySource.claudeDir,
   rebuild: Options.boolean("rebuild").pipe(
     Options.withDescription("Count everything again, ignoring (and replacing) the checkpoint.")
   )
@@ -91,18 +81,6 @@ const day = (option: "since" | "until", given: Option.Option<string>) =>
         ? Effect.fail(new UsageError({ reason: `usage: --${option} ${text}: give a day as YYYY-MM-DD` }))
         : Effect.succeed(parsed)
     }
-  })
-
-/** Claude Code's config directory: `--claude-dir`, else `CLAUDE_CONFIG_DIR` (its first entry), else `~/.claude`. */
-const claudeDirectory = (given: Option.Option<string>, directory: string) =>
-  Effect.gen(function*() {
-    const path = yield* Path.Path
-    if (Option.isSome(given)) return path.resolve(directory, given.value)
-    const configured = yield* Config.string("CLAUDE_CONFIG_DIR").pipe(Config.option, Effect.orElseSucceed(Option.none))
-    const first = Option.flatMap(configured, (value) => Option.fromNullable(value.split(",")[0]?.trim() || undefined))
-    if (Option.isSome(first)) return path.resolve(directory, first.value)
-    const invocation = yield* Invocation
-    return path.join(invocation.userHome ?? os.homedir(), ".claude")
   })
 
 /** The time zone of this machine, as ccusage uses by default. */
@@ -140,7 +118,7 @@ export const usage = Command.make("usage", options, (config) =>
     const settings = yield* SettingsFiles.load({ home: invocation.home, project: directory })
     const format = config.source === "weft"
       ? ProjectionRunner.weftSource(invocation.home, { _tag: "All" })
-      : ClaudeCodeSource.claudeCodeSource(yield* claudeDirectory(config.claudeDir, directory))
+      : ClaudeCodeSource.claudeCodeSource(yield* HistorySource.claudeDirectory(config.claudeDir, directory))
 
     const timer = yield* Effect.clock
     const started = timer.unsafeCurrentTimeMillis()

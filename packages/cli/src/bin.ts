@@ -46,6 +46,7 @@ const invocation = Effect.gen(function*() {
   }
   const apiKey = yield* nonEmpty("ANTHROPIC_API_KEY")
   const baseUrl = yield* nonEmpty("ANTHROPIC_BASE_URL")
+  const claudeConfigDir = yield* nonEmpty("CLAUDE_CONFIG_DIR")
   return {
     home,
     directory,
@@ -53,7 +54,8 @@ const invocation = Effect.gen(function*() {
     tty,
     color: { stdout: tty.stdout && !noColor, stderr: tty.stderr && !noColor },
     ...Option.match(apiKey, { onNone: () => ({}), onSome: (apiKey) => ({ apiKey }) }),
-    ...Option.match(baseUrl, { onNone: () => ({}), onSome: (baseUrl) => ({ baseUrl }) })
+    ...Option.match(baseUrl, { onNone: () => ({}), onSome: (baseUrl) => ({ baseUrl }) }),
+    ...Option.match(claudeConfigDir, { onNone: () => ({}), onSome: (claudeConfigDir) => ({ claudeConfigDir }) })
   } satisfies Invocation.Service
 })
 

@@ -1,3 +1,4 @@
+import { type Run, weft } from "./support/SourceCli.js"
 /**
  * The CLI end to end: each test runs `bin.ts` in a child process, as a user would, against a
  * temporary WEFT_HOME. Spawns are slow (~1 s), so homes are shared within a describe where
@@ -12,43 +13,10 @@ import * as Ids from "@weft/kernel/Ids"
 import { said, started } from "@weft/kernel/testing/EventLogContract"
 import { layerJsonl } from "@weft/store/JsonlEventLog"
 import { Context, Effect, Either, Layer } from "effect"
-import { execFile } from "node:child_process"
 import * as os from "node:os"
 import { fileURLToPath } from "node:url"
 
 const repo = fileURLToPath(new URL("../../..", import.meta.url))
-const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
-
-interface Run {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs `weft args…` from the repo root (so `tsx` resolves) with its own WEFT_HOME; INIT_CWD only when given. */
-const weft = (args: ReadonlyArray<string>, options: { readonly home: string; readonly initCwd?: string }) =>
-  Effect.async<Run>((resume) => {
-    const { INIT_CWD: _initCwd, WEFT_DEBUG: _debug, NO_COLOR: _noColor, ...inherited } = process.env
-    const env = {
-      ...inherited,
-      WEFT_HOME: options.home,
-      ...(options.initCwd === undefined ? {} : { INIT_CWD: options.initCwd })
-    }
-    const child = execFile(
-      process.execPath,
-      ["--import", "tsx", bin, ...args],
-      { cwd: repo, env, maxBuffer: 16 << 20 },
-      (error, stdout, stderr) =>
-        resume(
-          Effect.succeed({
-            code: error === null ? 0 : typeof error.code === "number" ? error.code : -1,
-            stdout,
-            stderr
-          })
-        )
-    )
-    return Effect.sync(() => child.kill())
-  })
 
 /** A failure as users must see it: one line on stderr, nothing that looks like a stack trace. */
 const assertOneLineError = (run: Run, includes: string) => {

@@ -1,3 +1,4 @@
+import { type Run, weft } from "./support/SourceCli.js"
 /**
  * `weft project` end to end: each test runs `bin.ts` in a child process over a WEFT_HOME holding
  * a `weft demo` session — the built-ins, the README's own projection file (taken from README.md,
@@ -8,7 +9,7 @@ import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Context, Effect, Layer, Schedule } from "effect"
-import { execFile, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as nodePath from "node:path"
@@ -19,34 +20,6 @@ import { cleanEnv, runBuilt } from "./support/BuiltCli.js"
 
 const repo = fileURLToPath(new URL("../../..", import.meta.url))
 const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
-
-interface Run {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs `weft args…` from the repo root (so `tsx` resolves) with its own WEFT_HOME; INIT_CWD only when given. */
-const weft = (args: ReadonlyArray<string>, options: { readonly home: string; readonly initCwd?: string }) =>
-  Effect.async<Run>((resume) => {
-    const env = {
-      ...cleanEnv(),
-      WEFT_HOME: options.home,
-      ...(options.initCwd === undefined ? {} : { INIT_CWD: options.initCwd })
-    }
-    const child = execFile(
-      process.execPath,
-      ["--import", "tsx", bin, ...args],
-      { cwd: repo, env, maxBuffer: 16 << 20 },
-      (error, stdout, stderr) =>
-        resume(Effect.succeed({
-          code: error === null ? 0 : typeof error.code === "number" ? error.code : -1,
-          stdout,
-          stderr
-        }))
-    )
-    return Effect.sync(() => child.kill())
-  })
 
 const assertOk = (run: Run) => {
   assert.strictEqual(run.code, 0, `exit code; stderr: ${run.stderr}`)

@@ -1,3 +1,4 @@
+import { type Run, weft as weftFromSource } from "./support/SourceCli.js"
 /**
  * `weft rewind` and `weft diff` end to end: each test writes a session by hand into a JSONL
  * home — files changed in a temp project, snapshots in the blob store, events as the agent
@@ -15,35 +16,8 @@ import { said, started } from "@weft/kernel/testing/EventLogContract"
 import * as BlobSnapshotStore from "@weft/store/BlobSnapshotStore"
 import { layerJsonl } from "@weft/store/JsonlEventLog"
 import { Effect, Layer, Option } from "effect"
-import { execFile } from "node:child_process"
-import { fileURLToPath } from "node:url"
 
-const repo = fileURLToPath(new URL("../../..", import.meta.url))
-const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
-
-interface Run {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs `weft args…` from the repo root (so `tsx` resolves) with its own WEFT_HOME. */
-const weft = (args: ReadonlyArray<string>, home: string) =>
-  Effect.async<Run>((resume) => {
-    const { INIT_CWD: _initCwd, WEFT_DEBUG: _debug, NO_COLOR: _noColor, ...inherited } = process.env
-    const child = execFile(
-      process.execPath,
-      ["--import", "tsx", bin, ...args],
-      { cwd: repo, env: { ...inherited, WEFT_HOME: home }, maxBuffer: 16 << 20 },
-      (error, stdout, stderr) =>
-        resume(Effect.succeed({
-          code: error === null ? 0 : typeof error.code === "number" ? error.code : -1,
-          stdout,
-          stderr
-        }))
-    )
-    return Effect.sync(() => child.kill())
-  })
+const weft = (args: ReadonlyArray<string>, home: string) => weftFromSource(args, { home })
 
 /** A failure as users must see it: exit 1, one line on stderr, nothing that looks like a stack trace. */
 const assertOneLineError = (run: Run, includes: ReadonlyArray<string>) => {

@@ -1,3 +1,4 @@
+import { type Run, weft as weftFromSource } from "./support/SourceCli.js"
 /**
  * `weft usage` end to end: `bin.ts` in a child process, as a user runs it, against a temporary
  * WEFT_HOME — over the sessions `weft demo` records, and over a small Claude Code history whose
@@ -8,37 +9,10 @@ import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import * as Pricing from "@weft/kernel/Pricing"
 import { Effect } from "effect"
-import { execFile } from "node:child_process"
-import { fileURLToPath } from "node:url"
 
-const repo = fileURLToPath(new URL("../../..", import.meta.url))
-const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
-
-interface Run {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs `weft args…` from the repo root with its own WEFT_HOME (and TZ, when given). */
+/** `weft args…` with its own WEFT_HOME (and TZ, when given). */
 const weft = (args: ReadonlyArray<string>, options: { readonly home: string; readonly tz?: string }) =>
-  Effect.async<Run>((resume) => {
-    const { CLAUDE_CONFIG_DIR: _claude, INIT_CWD: _initCwd, NO_COLOR: _noColor, WEFT_DEBUG: _debug, ...inherited } =
-      process.env
-    const env = { ...inherited, WEFT_HOME: options.home, ...(options.tz === undefined ? {} : { TZ: options.tz }) }
-    const child = execFile(
-      process.execPath,
-      ["--import", "tsx", bin, ...args],
-      { cwd: repo, env, maxBuffer: 16 << 20 },
-      (error, stdout, stderr) =>
-        resume(Effect.succeed({
-          code: error === null ? 0 : typeof error.code === "number" ? error.code : -1,
-          stdout,
-          stderr
-        }))
-    )
-    return Effect.sync(() => child.kill())
-  })
+  weftFromSource(args, { home: options.home, ...(options.tz === undefined ? {} : { env: { TZ: options.tz } }) })
 
 const assertOneLineError = (run: Run, includes: string) => {
   assert.strictEqual(run.code, 1, `exit code; stderr: ${run.stderr}`)
