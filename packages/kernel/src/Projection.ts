@@ -15,6 +15,7 @@
  * An `UnknownEvent` (a tag from a newer weft) never reaches `evolve` unless `handles` names its
  * tag; it is never fatal.
  */
+import { Data, Either } from "effect"
 import type { Schema } from "effect"
 import type { Envelope } from "./Envelope.js"
 import type { AnyEvent } from "./Events.js"
@@ -34,18 +35,33 @@ export interface Projection<S> {
 
 export type Any = Projection<any>
 
+/** A projection, typed (`validate` checks one that comes from a user's file). */
+export const make = <S>(projection: Projection<S>): Projection<S> => projection
+
+export class InvalidProjection extends Data.TaggedError("InvalidProjection")<{ readonly reason: string }> {
+  override get message() {
+    return this.reason
+  }
+}
+
 /** A projection, checked: a name of letters, digits, `-` and `_`, a version ≥ 1, at least one tag. */
-export const make = <S>(projection: Projection<S>): Projection<S> => {
+export const validate = <S>(projection: Projection<S>): Either.Either<Projection<S>, InvalidProjection> => {
   if (!/^[A-Za-z0-9_-]+$/.test(projection.name)) {
-    throw new Error(`projection name "${projection.name}": use letters, digits, - and _`)
+    return Either.left(
+      new InvalidProjection({ reason: `projection name "${projection.name}": use letters, digits, - and _` })
+    )
   }
   if (!Number.isInteger(projection.version) || projection.version < 1) {
-    throw new Error(`projection ${projection.name}: version must be an integer ≥ 1`)
+    return Either.left(
+      new InvalidProjection({ reason: `projection ${projection.name}: version must be an integer ≥ 1` })
+    )
   }
   if (projection.handles.length === 0) {
-    throw new Error(`projection ${projection.name}: handles must list at least one event tag`)
+    return Either.left(
+      new InvalidProjection({ reason: `projection ${projection.name}: handles must list at least one event tag` })
+    )
   }
-  return projection
+  return Either.right(projection)
 }
 
 const EVENT_TAG = "\"event\":{\"_tag\":\""

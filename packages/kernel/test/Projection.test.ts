@@ -3,6 +3,7 @@ import { Either } from "effect"
 import * as fc from "fast-check"
 import { lineCodec } from "../src/EventCodec.js"
 import * as Projection from "../src/Projection.js"
+import { builtins } from "../src/projections/index.js"
 import * as Arbitraries from "../src/testing/Arbitraries.js"
 
 const counter = Projection.make({
@@ -38,9 +39,12 @@ describe("Projection", () => {
     }))
   })
 
-  it("make refuses a bad name, version or empty handles, saying which", () => {
-    assert.throws(() => Projection.make({ ...counter, name: "a b" }), /name "a b"/)
-    assert.throws(() => Projection.make({ ...counter, version: 0 }), /version/)
-    assert.throws(() => Projection.make({ ...counter, handles: [] }), /handles/)
+  it("validate refuses a bad name, version or empty handles, saying which; every built-in is valid", () => {
+    const reason = (p: Projection.Any) =>
+      Either.match(Projection.validate(p), { onLeft: (e) => e.message, onRight: () => "" })
+    assert.match(reason({ ...counter, name: "a b" }), /name "a b"/)
+    assert.match(reason({ ...counter, version: 0 }), /version/)
+    assert.match(reason({ ...counter, handles: [] }), /handles/)
+    for (const projection of Object.values(builtins)) assert.strictEqual(reason(projection), "")
   })
 })

@@ -24,7 +24,7 @@
 import { FileSystem, Path } from "@effect/platform"
 import { Event } from "@weft/kernel/Events"
 import * as Projection from "@weft/kernel/Projection"
-import { Effect, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import { pathToFileURL } from "node:url"
@@ -80,11 +80,10 @@ export const check = (value: unknown): Projection.Any | string => {
   if (p.merge !== undefined && typeof p.merge !== "function") wrong.push("merge (a function, or nothing)")
   if (p.render !== undefined && typeof p.render !== "function") wrong.push("render (a function, or nothing)")
   if (wrong.length > 0) return `its projection needs ${wrong.join(", ")}`
-  try {
-    return Projection.make(p as unknown as Projection.Projection<unknown>)
-  } catch (error) {
-    return describe(error)
-  }
+  return Either.match(Projection.validate(p as unknown as Projection.Projection<unknown>), {
+    onLeft: (invalid) => invalid.message,
+    onRight: (projection) => projection
+  })
 }
 
 /** The `path:line` of the first frame of `stack` in `file` (a path or a file URL), if any. */
