@@ -13,10 +13,10 @@ import { formatsWith, workerMain } from "@weft/store/ProjectionWorker"
 import { Effect } from "effect"
 import { workerData } from "node:worker_threads"
 
-workerMain(workerData as WorkerData, {
+Effect.runFork(workerMain(workerData as WorkerData, {
   projection: (ref) =>
     ref._tag === "Builtin" && Object.hasOwn(builtins, ref.name)
       ? Effect.succeed(builtins[ref.name]!)
       : Effect.fail(new ProjectionError({ path: ref._tag === "File" ? ref.path : ref.name, reason: "not a built-in" })),
   format: formatsWith(() => ClaudeCodeSource.reader)
-})
+}))

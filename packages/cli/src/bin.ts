@@ -102,9 +102,13 @@ const workerEntry = (): string | URL =>
   process.argv[1]!.endsWith(".ts") ? new URL("./devWorker.mjs", import.meta.url) : process.argv[1]!
 
 if (!isMainThread && workerData !== null && typeof workerData === "object" && WORKER in workerData) {
-  ProjectionWorker.workerMain(
-    (workerData as Record<string, ProjectionRunner.WorkerData>)[WORKER]!,
-    Effect.runSync(ProjectCommand.workerResolver.pipe(Effect.provide(NodeContext.layer)))
+  Effect.runFork(
+    ProjectCommand.workerResolver.pipe(
+      Effect.flatMap((resolver) =>
+        ProjectionWorker.workerMain((workerData as Record<string, ProjectionRunner.WorkerData>)[WORKER]!, resolver)
+      ),
+      Effect.provide(NodeContext.layer)
+    )
   )
 } else {
   runCli()

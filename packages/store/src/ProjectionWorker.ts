@@ -122,13 +122,16 @@ export const foldFiles = (
     } satisfies Done
   })
 
-/** The body of a worker thread: folds `data` and posts the outcome to the parent. */
-export const workerMain = (data: WorkerData, resolve: Resolver): void => {
+/**
+ * The body of a worker thread: folds `data` and posts the outcome to the parent. The thread's
+ * entry point runs it (`Effect.runFork(workerMain(workerData, resolver))`).
+ */
+export const workerMain = (data: WorkerData, resolve: Resolver): Effect.Effect<void> => {
   const port = parentPort
-  if (port === null) throw new Error("ProjectionWorker.workerMain runs in a worker thread")
+  if (port === null) return Effect.dieMessage("ProjectionWorker.workerMain runs in a worker thread")
   const post = (message: WorkerMessage) => port.postMessage(message)
   const where = data.files[0]?.file.path ?? "worker"
-  Effect.runFork(
+  return (
     foldFiles(data, resolve, post).pipe(
       Effect.matchCause({
         onSuccess: post,
