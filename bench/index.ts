@@ -24,7 +24,9 @@
  *
  * `WEFT_BENCH_SCALE=0.1 pnpm bench` scales every event count (and the projection corpora, unless
  * `WEFT_BENCH_MB` sets their size in MB) for a quick run;
- * `WEFT_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` passes flags to every child.
+ * `WEFT_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` passes flags to every child;
+ * `WEFT_BENCH_ONLY=append,read` runs only the named sections (append, read, projections, agent,
+ * fanout, coldstart).
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -61,6 +63,20 @@ const scale = (() => {
   return n
 })()
 const scaled = (n: number, min: number) => Math.max(min, Math.round(n * scale))
+
+const SECTIONS = ["append", "read", "projections", "agent", "fanout", "coldstart"] as const
+type Section = typeof SECTIONS[number]
+const sections: ReadonlySet<Section> = (() => {
+  const raw = process.env["WEFT_BENCH_ONLY"]
+  if (raw === undefined || raw.trim() === "") return new Set(SECTIONS)
+  const named = raw.split(",").map((s) => s.trim())
+  const unknown = named.filter((s) => !(SECTIONS as ReadonlyArray<string>).includes(s))
+  if (unknown.length > 0) {
+    process.stderr.write(`WEFT_BENCH_ONLY names unknown sections ${unknown.join(", ")}: use ${SECTIONS.join(", ")}\n`)
+    process.exit(2)
+  }
+  return new Set(named as Array<Section>)
+})()
 
 /** Events per call in the sequential rows: bulk appends (the targeted shape), and a small append for reference. */
 const BULK = 64
@@ -202,23 +218,22 @@ const readRows = (generated: GenerateResult, ours: ReadResult, baselines: Readon
   return { rows, complete }
 }
 
-const main = async () => {
-  const started = performance.now()
-  progress(`weft bench: scale ${scale}, working in ${work}`)
-  const out = path.join(work, "programs")
-  const [append, generate, readOurs, readBaseline] = await Promise.all(
-    ["append", "generate", "readOurs", "readBaseline"].map((entry) => bundle(entry, out))
+const appendNotes = (measures: ReadonlyArray<AppendMeasure>): Array<string> => [
+  `append: ours = EventLog.append of layerJsonl; baseline = a plain Node loop that encodes every envelope with`,
+  `  lineCodec.encode inside its timed loop (stamping UUIDv7 ids and times itself), appends each batch with one`,
+  `  fs.appendFileSync and, under fsync, one fs.fsyncSync. Batches: the events of one append call for the`,
+  `  sequential rows; for the fibers rows, the batches the log's group commit formed, replayed in its order.`,
+  `  Ours and the baseline run in separate processes and take turns every ~1,000 events. The ${SMALL}-event and`,
+  `  fibers rows are for reference: each append call has a fixed cost (an async write round trip, fiber hops)`,
+  `  that a synchronous loop replaying ready-made batches does not pay. Files compared afterwards:`,
+  ...measures.map((m) =>
+    `    ${m.durability}, ${shapeLabel(m.shape)}: ${count(m.check.oursLines)} lines vs ${
+      count(m.check.baselineLines)
+    }, ${m.check.identicalMasked ? "identical apart from id and at" : `differ from line ${m.check.firstDifference}`}`
   )
-  const programs: Programs = { append: append!, generate: generate!, readOurs: readOurs!, readBaseline: readBaseline! }
+]
 
-  progress(`append: ${count(APPEND_EVENTS.fsync)} events per fsync row, ${count(APPEND_EVENTS.none)} per none row`)
-  const measures: Array<AppendMeasure> = []
-  for (const durability of ["fsync", "none"] as const) {
-    measures.push(await appendRow(programs, durability, { kind: "batch", size: BULK }, true))
-    measures.push(await appendRow(programs, durability, { kind: "concurrent", fibers: FIBERS }, false))
-    measures.push(await appendRow(programs, durability, { kind: "batch", size: SMALL }, false))
-  }
-
+const readSection = async (programs: Programs) => {
   progress(`read: generating ${count(READ_EVENTS)} events`)
   const home = path.join(work, "home")
   const generateArgs: GenerateArgs = {
@@ -249,27 +264,8 @@ const main = async () => {
   fs.rmSync(home, { recursive: true, force: true })
 
   const reads = readRows(generated, ours, [before, after])
-  const projections = await Projections.run({ scale, work, progress })
-  progress("agent: the kernel's benchmarks (Agent.ts)")
-  const agent = await Agent.run(scale, progress)
-  const fanOut = await FanOut.fanOut(progress)
-  const coldStart = await ColdStart.coldStart(progress)
-  const rows = [...appendRows(measures), ...reads.rows, ...projections.rows, ...agent, ...fanOut, ...coldStart]
   const meanLine = generated.bytes / generated.lines - 1
   const notes = [
-    "",
-    `append: ours = EventLog.append of layerJsonl; baseline = a plain Node loop that encodes every envelope with`,
-    `  lineCodec.encode inside its timed loop (stamping UUIDv7 ids and times itself), appends each batch with one`,
-    `  fs.appendFileSync and, under fsync, one fs.fsyncSync. Batches: the events of one append call for the`,
-    `  sequential rows; for the fibers rows, the batches the log's group commit formed, replayed in its order.`,
-    `  Ours and the baseline run in separate processes and take turns every ~1,000 events. The ${SMALL}-event and`,
-    `  fibers rows are for reference: each append call has a fixed cost (an async write round trip, fiber hops)`,
-    `  that a synchronous loop replaying ready-made batches does not pay. Files compared afterwards:`,
-    ...measures.map((m) =>
-      `    ${m.durability}, ${shapeLabel(m.shape)}: ${count(m.check.oursLines)} lines vs ${
-        count(m.check.baselineLines)
-      }, ${m.check.identicalMasked ? "identical apart from id and at" : `differ from line ${m.check.firstDifference}`}`
-    ),
     `read: ${count(generated.lines)} events of a realistic agent session, ${Report.bytes(generated.bytes)}, lines ${
       Report.bytes(generated.minLine)
     } – ${Report.bytes(generated.maxLine)}, mean ${count(meanLine)} B`,
@@ -284,23 +280,72 @@ const main = async () => {
     `  in its process. Baseline lines/s: mean of a run before ours and one after (${
       [before, after].map((r) => count(Report.perSecond(r.lines, r.ms))).join(" and ")
     }). Ours started at ${Report.megabytes(ours.rssAtStartKb)} RSS before reading.`,
-    ...(reads.complete ? [] : ["  A reader did not return every event: see lines and lastSeq above."]),
-    ...projections.notes,
-    `agent: a fake model answering one read call per turn, through the real loop, tools, policy and decider;`,
-    `  100 sessions of 100 turns, four sessions at a time, on each log. verify: Replay.verify (permissions`,
-    `  re-decided) against Replay.fold over the same in-memory envelopes, best of three each.`,
-    `fan-out: main delegates to 10 explore agents, each to 10, each of those to 9 (${FanOut.subagents} subagents,`,
-    `  depth 3), every agent making 3 requests to a fake model; heap sampled every 5 ms (garbage included).`,
-    `cold start: packages/cli/dist/weft.js as \`pnpm build\` writes it, run with plain node from a temporary directory`,
-    `  (\`--version\`: every module of the bundle loads, the layers are built, no command runs), against \`node -e ""\`;`,
-    `  ${ColdStart.ROUNDS} spawns of each after ${ColdStart.WARMUP} warm-ups, taking turns; wall time from spawn to exit, medians.`,
-    "",
-    `Total ${((performance.now() - started) / 1000).toFixed(0)} s, scale ${scale}.`
+    ...(reads.complete ? [] : ["  A reader did not return every event: see lines and lastSeq above."])
   ]
+  return { rows: reads.rows, notes }
+}
+
+const main = async () => {
+  const started = performance.now()
+  progress(`weft bench: scale ${scale}, working in ${work}`)
+  const out = path.join(work, "programs")
+  const [append, generate, readOurs, readBaseline] = await Promise.all(
+    ["append", "generate", "readOurs", "readBaseline"].map((entry) => bundle(entry, out))
+  )
+  const programs: Programs = { append: append!, generate: generate!, readOurs: readOurs!, readBaseline: readBaseline! }
+
+  const rows: Array<Report.Row> = []
+  const notes: Array<string> = [""]
+
+  if (sections.has("append")) {
+    progress(`append: ${count(APPEND_EVENTS.fsync)} events per fsync row, ${count(APPEND_EVENTS.none)} per none row`)
+    const measures: Array<AppendMeasure> = []
+    for (const durability of ["fsync", "none"] as const) {
+      measures.push(await appendRow(programs, durability, { kind: "batch", size: BULK }, true))
+      measures.push(await appendRow(programs, durability, { kind: "concurrent", fibers: FIBERS }, false))
+      measures.push(await appendRow(programs, durability, { kind: "batch", size: SMALL }, false))
+    }
+    rows.push(...appendRows(measures))
+    notes.push(...appendNotes(measures))
+  }
+  if (sections.has("read")) {
+    const reads = await readSection(programs)
+    rows.push(...reads.rows)
+    notes.push(...reads.notes)
+  }
+  if (sections.has("projections")) {
+    const projections = await Projections.run({ scale, work, progress })
+    rows.push(...projections.rows)
+    notes.push(...projections.notes)
+  }
+  if (sections.has("agent")) {
+    progress("agent: the kernel's benchmarks (Agent.ts)")
+    rows.push(...await Agent.run(scale, progress))
+    notes.push(
+      `agent: a fake model answering one read call per turn, through the real loop, tools, policy and decider;`,
+      `  100 sessions of 100 turns, four sessions at a time, on each log. verify: Replay.verify (permissions`,
+      `  re-decided) against Replay.fold over the same in-memory envelopes, best of three each.`
+    )
+  }
+  if (sections.has("fanout")) {
+    rows.push(...await FanOut.fanOut(progress))
+    notes.push(
+      `fan-out: main delegates to 10 explore agents, each to 10, each of those to 9 (${FanOut.subagents} subagents,`,
+      `  depth 3), every agent making 3 requests to a fake model; heap sampled every 5 ms (garbage included).`
+    )
+  }
+  if (sections.has("coldstart")) {
+    rows.push(...await ColdStart.coldStart(progress))
+    notes.push(
+      `cold start: packages/cli/dist/weft.js as \`pnpm build\` writes it, run with plain node from a temporary directory`,
+      `  (\`--version\`: every module of the bundle loads, the layers are built, no command runs), against \`node -e ""\`;`,
+      `  ${ColdStart.ROUNDS} spawns of each after ${ColdStart.WARMUP} warm-ups, taking turns; wall time from spawn to exit, medians.`
+    )
+  }
+  notes.push("", `Total ${((performance.now() - started) / 1000).toFixed(0)} s, scale ${scale}.`)
   process.stdout.write(Report.table(rows) + "\n" + notes.join("\n") + "\n")
   process.exitCode = rows.every((row) => row.pass !== false) ? 0 : 1
 }
-
 main().then(cleanUp, (error) => {
   cleanUp()
   process.stderr.write(`bench failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
