@@ -2,11 +2,12 @@ import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import type { Envelope } from "@weft/kernel/Envelope"
+import { lineCodec } from "@weft/kernel/EventCodec"
 import { EventLog } from "@weft/kernel/EventLog"
 import { UserMessageReceived } from "@weft/kernel/Events"
 import * as Ids from "@weft/kernel/Ids"
 import { eventLogContract, said, started } from "@weft/kernel/testing/EventLogContract"
-import { Chunk, Deferred, Effect, Fiber, Layer, Logger, Option, Stream } from "effect"
+import { Chunk, Deferred, Effect, Either, Fiber, Layer, Logger, Option, Stream } from "effect"
 import * as fc from "fast-check"
 import { spawnSync } from "node:child_process"
 import * as os from "node:os"
@@ -80,6 +81,36 @@ describe("JsonlEventLog", () => {
       const line = (yield* fs.readFileString(`${dir}/s1.jsonl`)).split("\n")[0]!
       assert.match(line, /^\{"seq":1,"id":"[0-9a-f-]{36}","parentId":null,"sessionId":"s1","agentId":"main","at":"/)
       assert.include(line, `"event":{"_tag":"SessionStarted","v":1,`)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("the file holds exactly each envelope's encoded line, whatever the batch's size and script", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const home = yield* tempHome
+      // The writer encodes batches into a buffer it reuses: a batch larger than the buffer it keeps,
+      // then small ones, multi-byte text (accents, CJK, emoji) and a lone surrogate must all come out whole.
+      const batches = [
+        [started("/p"), said("short")],
+        [said("é".repeat(700_000)), said("x".repeat(1_500_000))],
+        [said("東京都 🧵 café")],
+        [said("lone \ud800 surrogate"), said("ok")]
+      ]
+      const appended = yield* withLog(
+        home,
+        EventLog.pipe(Effect.flatMap((log) => Effect.forEach(batches, (batch) => log.append("s", batch))))
+      )
+      const expected = appended.flat().map((e) => Either.getOrThrow(lineCodec.encode(e)) + "\n").join("")
+      const file = yield* sessionFile(home, "/p", "s")
+      assert.strictEqual(yield* fs.readFileString(file), expected)
+      const read = yield* withLog(home, readAll("s"))
+      assert.deepStrictEqual(texts(read), [
+        "short",
+        "é".repeat(700_000),
+        "x".repeat(1_500_000),
+        "東京都 🧵 café",
+        "lone \ud800 surrogate",
+        "ok"
+      ])
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped("two paths that encode alike never share a folder", () =>
