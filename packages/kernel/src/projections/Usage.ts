@@ -24,7 +24,7 @@
  */
 import { ParseResult, Schema } from "effect"
 import type { Envelope } from "../Envelope.js"
-import { Json } from "../Json.js"
+import type { Json } from "../Json.js"
 import type { Usage } from "../Messages.js"
 import * as Pricing from "../Pricing.js"
 import * as Projection from "../Projection.js"
@@ -360,13 +360,23 @@ const encodeColumns = (state: State): Columns => {
 }
 
 /**
+ * JSON in the shape of columns, checked only at the top: `decodeColumns` checks every cell in its
+ * one loop, and `encodeColumns` writes only strings and numbers. Walking the whole value again, as
+ * `Json` does, cost as much as the rest of decoding it.
+ */
+const ColumnsJson: Schema.Schema<Json> = Schema.declare(
+  (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u),
+  { identifier: "UsageColumns", description: "usage columns: { keys: [...], at: [...], … }" }
+)
+
+/**
  * The checkpoint form, one column per field: `{ keys, at, strings, model, session, agent, input,
  * output, cacheWrite, cacheRead }`, models, sessions and agents as indexes into `strings`.
  * Checked by hand in one loop rather than with a Schema per entry: a state holds a hundred
  * thousand entries, and a Schema.Tuple each cost more than folding them did; columns parse,
  * check and stringify in a fraction of the time rows of tuples took.
  */
-export const codec: Schema.Schema<State, Json> = Schema.transformOrFail(Json, StateFromSelf, {
+export const codec: Schema.Schema<State, Json> = Schema.transformOrFail(ColumnsJson, StateFromSelf, {
   strict: true,
   decode: (json, _, ast) => {
     const decoded = decodeColumns(json)
