@@ -23,6 +23,8 @@ export interface Service {
   readonly tty?: { readonly stdin: boolean; readonly stdout: boolean; readonly stderr: boolean }
   /** Whether colours may be used on stdout / stderr (a terminal, and `NO_COLOR` unset). */
   readonly color?: { readonly stdout: boolean; readonly stderr: boolean }
+  /** Threads this machine can run at once (`os.availableParallelism()`); 1 when unknown. */
+  readonly cpus?: number
 }
 
 export class Invocation extends Context.Tag("@weft/cli/Invocation")<Invocation, Service>() {}

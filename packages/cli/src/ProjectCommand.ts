@@ -39,6 +39,30 @@ export class Workers extends Context.Tag("@weft/cli/ProjectCommand/Workers")<
   ProjectionRunner.WorkerSpawner
 >() {}
 
+/** Below this much to read, a fold without `--workers` stays on one thread: workers would cost more than they save. */
+export const AUTO_PARALLEL_BYTES = 64 * 1024 * 1024
+
+/** At most this many threads without `--workers`: past it, reading the files is the limit, not folding them. */
+const AUTO_MAX_THREADS = 4
+
+/**
+ * The threads a fold may use: `--workers N` exactly (warning when worker threads cannot be
+ * started), else as many as the machine runs at once, up to four, for a fold from scratch of at
+ * least `AUTO_PARALLEL_BYTES`.
+ */
+export const foldThreads = (given: Option.Option<number>, cpus: number | undefined) =>
+  Effect.gen(function*() {
+    const spawner = yield* Effect.serviceOption(Workers)
+    if (Option.isSome(given)) {
+      if (given.value > 1 && Option.isNone(spawner)) {
+        yield* Effect.logWarning("--workers: this build of weft cannot start worker threads; folding on one thread")
+      }
+      return { workers: given.value, minParallelBytes: 0, spawner }
+    }
+    const workers = Option.isSome(spawner) ? Math.max(1, Math.min(AUTO_MAX_THREADS, cpus ?? 1)) : 1
+    return { workers, minParallelBytes: AUTO_PARALLEL_BYTES, spawner }
+  })
+
 export class UnknownProjectionError extends Schema.TaggedError<UnknownProjectionError>()("UnknownProjectionError", {
   name: Schema.String
 }) {
@@ -246,7 +270,9 @@ const options = {
   claudeDir: HistorySource.claudeDir,
   workers: Options.integer("workers").pipe(
     Options.withPseudoName("N"),
-    Options.withDescription("Fold in N worker threads (a projection that can merge, folding from scratch)."),
+    Options.withDescription(
+      "Fold in N threads (a projection that can merge, folding from scratch); default: up to 4 for 64 MB or more."
+    ),
     Options.optional
   ),
   lenient: Options.boolean("lenient").pipe(
@@ -336,11 +362,8 @@ export const project = Command.make("project", options, (config) =>
       ? source
       : { ...source, key: ProjectionRunner.sourceKey(`${source.key}.file-${digest}`) }
 
-    const workers = Option.getOrElse(config.workers, () => 1)
-    const spawner = yield* Effect.serviceOption(Workers)
-    if (workers > 1 && Option.isNone(spawner)) {
-      yield* Effect.logWarning("--workers: this build of weft cannot start worker threads; folding on one thread")
-    } else if (workers > 1 && projection.merge === undefined) {
+    const { minParallelBytes, spawner, workers } = yield* foldThreads(config.workers, invocation.cpus)
+    if (Option.isSome(config.workers) && workers > 1 && Option.isSome(spawner) && projection.merge === undefined) {
       yield* Effect.logWarning(`--workers: projection ${projection.name} has no merge; folding on one thread`)
     }
     const timer = yield* Effect.clock
@@ -354,6 +377,7 @@ export const project = Command.make("project", options, (config) =>
     const runOptions: ProjectionRunner.RunOptions = {
       rebuild: config.rebuild,
       workers,
+      minParallelBytes,
       projectionRef: ref,
       lenient: config.lenient || config.source === "claude-code",
       ...(Option.isSome(spawner) ? { worker: spawner.value } : {}),

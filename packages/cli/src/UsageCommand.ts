@@ -26,7 +26,7 @@ import { Effect, Option } from "effect"
 import * as HistorySource from "./HistorySource.js"
 import { Invocation } from "./Invocation.js"
 import * as Output from "./Output.js"
-import { progressLine } from "./ProjectCommand.js"
+import { foldThreads, progressLine } from "./ProjectCommand.js"
 import { workingDirectory } from "./RootCommand.js"
 import { UsageError } from "./SessionsCommand.js"
 
@@ -57,6 +57,11 @@ const options = {
   claudeDir: HistorySource.claudeDir,
   rebuild: Options.boolean("rebuild").pipe(
     Options.withDescription("Count everything again, ignoring (and replacing) the checkpoint.")
+  ),
+  workers: Options.integer("workers").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription("Count in N threads when counting from scratch; default: up to 4 for 64 MB or more."),
+    Options.optional
   )
 }
 
@@ -113,6 +118,9 @@ export const usage = Command.make("usage", options, (config) =>
       })
     }
 
+    if (Option.isSome(config.workers) && config.workers.value < 1) {
+      return yield* new UsageError({ reason: `usage: --workers ${config.workers.value}: give 1 or more` })
+    }
     const invocation = yield* Invocation
     const directory = yield* workingDirectory
     const settings = yield* SettingsFiles.load({ home: invocation.home, project: directory })
@@ -131,8 +139,12 @@ export const usage = Command.make("usage", options, (config) =>
         process.stderr.write(CLEAR_LINE + progressLine(progress, elapsed, process.stderr.columns || 80))
       }
       : undefined
+    const { minParallelBytes, spawner, workers } = yield* foldThreads(config.workers, invocation.cpus)
     const result = yield* ProjectionRunner.run(invocation.home, Usage.projection, format, {
       rebuild: config.rebuild,
+      workers,
+      minParallelBytes,
+      ...(Option.isSome(spawner) ? { worker: spawner.value } : {}),
       projectionRef: { _tag: "Builtin", name: Usage.projection.name },
       // Claude Code's lines that are not JSON are skipped, as ccusage skips them.
       lenient: config.source === "claude-code",

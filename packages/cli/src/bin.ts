@@ -51,6 +51,7 @@ const invocation = Effect.gen(function*() {
     home,
     directory,
     userHome: os.homedir(),
+    cpus: os.availableParallelism(),
     tty,
     color: { stdout: tty.stdout && !noColor, stderr: tty.stderr && !noColor },
     ...Option.match(apiKey, { onNone: () => ({}), onSome: (apiKey) => ({ apiKey }) }),

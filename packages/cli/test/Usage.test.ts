@@ -162,6 +162,30 @@ describe("weft usage --source claude-code", () => {
       assert.include(json.costBasis, "price table")
       assert.strictEqual(json.timeZone, "UTC")
       assert.isDefined(Pricing.find("claude-opus-4-1-20250805"))
+
+      // Counted again from scratch in two threads: the same report.
+      const parallel = yield* weft(
+        [
+          "usage",
+          "--source",
+          "claude-code",
+          "--claude-dir",
+          dir,
+          "--json",
+          "--timezone",
+          "UTC",
+          "--rebuild",
+          "--workers",
+          "2"
+        ],
+        { home }
+      )
+      assert.strictEqual(parallel.code, 0, parallel.stderr)
+      assert.deepStrictEqual(JSON.parse(parallel.stdout), json)
+      assertOneLineError(
+        yield* weft(["usage", "--source", "claude-code", "--claude-dir", dir, "--workers", "0"], { home }),
+        "--workers 0: give 1 or more"
+      )
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
 
   it.live("days are local by default (TZ), --since keeps the later days, --by session and the table", () =>

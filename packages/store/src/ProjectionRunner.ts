@@ -267,6 +267,11 @@ export interface RunOptions {
    * `worker`, `projectionRef` and a format ref) starts `workers - 1` worker threads.
    */
   readonly workers?: number
+  /**
+   * Fold on one thread all the same when there is less than this to read (bytes; default 0):
+   * starting workers and merging their states costs more than it saves on a small fold.
+   */
+  readonly minParallelBytes?: number
   /** How to start a worker (the composition root gives it). */
   readonly worker?: WorkerSpawner
   /** How a worker finds the projection. */
@@ -806,6 +811,7 @@ const runFrom = <S>(
     const formatRef = options.formatRef ?? format.ref
     const workers = options.workers ?? 1
     const parallel = Option.isNone(from) && workers > 1 && projection.merge !== undefined &&
+        totalBytes >= (options.minParallelBytes ?? 0) &&
         options.worker !== undefined && options.projectionRef !== undefined && formatRef !== undefined &&
         items.filter((item) => item.end > item.from).length > 1
       ? {

@@ -465,6 +465,28 @@ layer(NodeContext.layer, { excludeTestServices: true })("ProjectionRunner", (it)
   )
 
   it.effect(
+    "a fold with less to read than minParallelBytes stays on one thread, with or without workers",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const home = yield* tempHome
+        makeProjects(home)
+        const lines = linesOf(home, [
+          { project: 0, session: 0, kind: "said", text: "one" },
+          { project: 1, session: 1, kind: "said", text: "two" }
+        ])
+        appendBytes(lines, 0, totalBytes(lines))
+        spawned.length = 0
+        const small = yield* runAll(home, { ...twoWorkers, minParallelBytes: totalBytes(lines) + 1 })
+        assert.strictEqual(spawned.length, 0)
+        const large = yield* runAll(home, { ...twoWorkers, minParallelBytes: totalBytes(lines) })
+        assert.strictEqual(small.events, 2)
+        assert.strictEqual(spawned.length, 1)
+        assert.deepStrictEqual(small.state, large.state)
+      })),
+    60_000
+  )
+
+  it.effect(
     "a worker's failure is a ProjectionError naming the file and line",
     () =>
       Effect.scoped(Effect.gen(function*() {
