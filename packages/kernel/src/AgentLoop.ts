@@ -47,6 +47,8 @@ import {
 } from "./Events.js"
 import { Ids } from "./Ids.js"
 import type { JsonObject } from "./Json.js"
+import { MemoryIndex } from "./MemoryIndex.js"
+import * as MemoryIndex_ from "./MemoryIndex.js"
 import type { StopReason, UserBlock } from "./Messages.js"
 import { ModelClient } from "./ModelClient.js"
 import * as ModelClient_ from "./ModelClient.js"
@@ -100,6 +102,8 @@ export interface StartOptions {
   readonly appendSystemPrompt?: string
   /** Extended thinking: the tokens each request may think with (at least 1024). */
   readonly thinkingBudgetTokens?: number
+  /** Put what long-term memory recalls in the system prompt (default true; needs a `MemoryIndex`). */
+  readonly memory?: boolean
 }
 
 export interface TurnResult {
@@ -163,6 +167,13 @@ export const make = (options: Options = {}) =>
     const policy = yield* PermissionPolicy
     const prompt = yield* PermissionPrompt
     const snapshots = yield* SnapshotStore
+    // Long-term memory is optional: without a MemoryIndex a session neither feeds nor reads one.
+    const memory = Option.getOrElse(yield* Effect.serviceOption(MemoryIndex), () => MemoryIndex_.none)
+    /** Hands what was appended to the memory indexes, so it is searchable at once; a failure there never stops a session. */
+    const ingest = (envelopes: ReadonlyArray<Envelope>) =>
+      memory.ingest(envelopes).pipe(
+        Effect.catchAll((error) => Effect.logWarning(`memory: could not index what was appended (${error.message})`))
+      )
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const systemPrompt = options.systemPrompt ?? DEFAULT_SYSTEM_PROMPT
@@ -192,6 +203,7 @@ export const make = (options: Options = {}) =>
               events.map((event) => ({ event, agentId: state.agentId, parentId: state.lastEventId }))
             )
             yield* Ref.set(stateRef, envelopes.reduce(AgentState_.evolve, state))
+            yield* ingest(envelopes)
             return envelopes
           }))
 
@@ -227,11 +239,10 @@ export const make = (options: Options = {}) =>
               })
             const answer = yield* model.stream({
               model: decision.decision.model,
+              // The static instructions, then what memory recalled, then the user's own addition.
               system: type !== undefined
                 ? type.prompt
-                : config.appendSystemPrompt === null
-                ? systemPrompt
-                : `${systemPrompt}\n\n${config.appendSystemPrompt}`,
+                : [systemPrompt, config.memory, config.appendSystemPrompt].filter((part) => part !== null).join("\n\n"),
               messages: AgentState_.transcript(state),
               tools: offered,
               max_tokens: decision.decision.maxTokens,
@@ -448,6 +459,11 @@ export const make = (options: Options = {}) =>
                 toolUseId: call.id,
                 agentId: state.agentId,
                 snapshot,
+                record: (events) =>
+                  record(events).pipe(
+                    Effect.mapError((e) => new Tool.ToolError({ tool: tool.name, message: e.message })),
+                    Effect.asVoid
+                  ),
                 readable: (file) => policy.readable(file, readableOptions)
               })
             )
@@ -644,6 +660,9 @@ export const make = (options: Options = {}) =>
     const start = (startOptions: StartOptions) =>
       Effect.gen(function*() {
         const sessionId = startOptions.sessionId ?? (yield* ids.next)
+        const recalled = startOptions.memory === false ? "" : yield* memory.context(startOptions.project).pipe(
+          Effect.catchAll((error) => Effect.as(Effect.logWarning(`memory: ${error.message}; starting without it`), ""))
+        )
         const started = new SessionStarted({
           project: startOptions.project,
           cwd: startOptions.cwd ?? startOptions.project,
@@ -671,9 +690,11 @@ export const make = (options: Options = {}) =>
             : { appendSystemPrompt: startOptions.appendSystemPrompt }),
           ...(startOptions.thinkingBudgetTokens === undefined
             ? {}
-            : { thinkingBudgetTokens: startOptions.thinkingBudgetTokens })
+            : { thinkingBudgetTokens: startOptions.thinkingBudgetTokens }),
+          ...(recalled === "" ? {} : { memory: recalled })
         })
         const envelopes = yield* log.append(sessionId, [started])
+        yield* ingest(envelopes)
         return yield* session(sessionId, envelopes.reduce(AgentState_.evolve, AgentState_.initial("main")))
       })
 

@@ -48,6 +48,8 @@ export interface Config {
   readonly appendSystemPrompt: string | null
   /** Extended thinking's budget per request; null: no thinking. */
   readonly thinkingBudgetTokens: number | null
+  /** What long-term memory adds to the main agent's system prompt; null: nothing. */
+  readonly memory: string | null
 }
 
 /** An agent type's rules, as text (what `PermissionPolicy` parses into a `Restriction`). */
@@ -310,7 +312,8 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
           prices: event.prices ?? Pricing.defaults,
           contextWindow: event.contextWindow ?? null,
           appendSystemPrompt: event.appendSystemPrompt ?? null,
-          thinkingBudgetTokens: event.thinkingBudgetTokens ?? null
+          thinkingBudgetTokens: event.thinkingBudgetTokens ?? null,
+          memory: event.memory ?? null
         },
         budget: { ...state.budget, limit: event.budgetTokens }
       }

@@ -78,7 +78,12 @@ export class SessionStarted extends Schema.TaggedClass<SessionStarted>()("Sessio
   /** Text added to the main agent's system prompt (`--append-system-prompt`), kept for resuming. */
   appendSystemPrompt: optional(Schema.String),
   /** Extended thinking: the tokens each request may think with (settings `thinkingBudgetTokens`). */
-  thinkingBudgetTokens: optional(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1024)))
+  thinkingBudgetTokens: optional(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1024))),
+  /**
+   * What long-term memory put in the main agent's system prompt after the static instructions
+   * (the user's memory, the recent topics), as it was when the session started.
+   */
+  memory: optional(Schema.String)
 }) {}
 
 export class UserMessageReceived extends Schema.TaggedClass<UserMessageReceived>()("UserMessageReceived", {
@@ -239,13 +244,21 @@ export class ContextCompacted extends Schema.TaggedClass<ContextCompacted>()("Co
 export const MemoryScope = Schema.Literal("user", "project")
 export type MemoryScope = typeof MemoryScope.Type
 
+/** What a memory is about: how much it weighs (instructions, facts and identity above preferences, notes last). */
+export const MemoryCategory = Schema.Literal("preference", "identity", "fact", "instruction", "note")
+export type MemoryCategory = typeof MemoryCategory.Type
+
 export class MemoryWritten extends Schema.TaggedClass<MemoryWritten>()("MemoryWritten", {
   v: version(1),
   memoryId: Schema.String,
   scope: MemoryScope,
   kind: Schema.Literal("explicit", "implicit"),
   text: Schema.String,
-  expiresAt: optional(Schema.String)
+  expiresAt: optional(Schema.String),
+  /** Absent: the memory projection classifies the text itself (a note when it cannot tell). */
+  category: optional(MemoryCategory),
+  /** The project of a `project` memory; absent: the project of the session that wrote it. */
+  project: optional(Schema.String)
 }) {}
 
 export class MemoryForgotten extends Schema.TaggedClass<MemoryForgotten>()("MemoryForgotten", {

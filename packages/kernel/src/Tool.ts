@@ -9,6 +9,7 @@
  */
 import type { Effect } from "effect"
 import { JSONSchema, Schema } from "effect"
+import type { MemoryForgotten, MemoryRecalled, MemoryWritten } from "./Events.js"
 import type { UserBlock } from "./Messages.js"
 
 /** What a call needs permission for, in the terms rules are written in (`Read(src/**)`, `Bash(npm test:*)`). */
@@ -31,6 +32,13 @@ export interface ToolContext {
    * can be rewound.
    */
   readonly snapshot: (path: string) => Effect.Effect<void, ToolError>
+  /**
+   * Records what a memory tool observed (an entry written, forgotten or recalled) in the log,
+   * before the call's result: the memory indexes are projections of those events.
+   */
+  readonly record: (
+    events: ReadonlyArray<MemoryWritten | MemoryForgotten | MemoryRecalled>
+  ) => Effect.Effect<void, ToolError>
   /**
    * For tools that read many files (glob, grep): whether the permission rules let this file
    * (absolute) be read without asking. They skip the files it refuses, so a `Read(.env)` deny

@@ -7,15 +7,20 @@
  * a `ToolError` the model reads (one line naming each bad field), never a crash.
  *
  * `layerBuiltins` holds read, write, edit, glob, grep, bash and task (delegation to subagents);
- * `builtins` gives the same tools to combine with others (`layer([...builtins, memory])`).
+ * `builtins` gives the same tools to combine with others (`layer([...builtins, ...memory])`);
+ * `memoryTools` are memory and conversation_search, for a session with a `MemoryIndex`.
  */
 import type { CommandExecutor, FileSystem, Path } from "@effect/platform"
 import { Context, Effect, Layer, Option, ParseResult, Schema } from "effect"
+import type { Ids } from "./Ids.js"
+import type { MemoryIndex } from "./MemoryIndex.js"
 import * as Tool from "./Tool.js"
 import * as Bash from "./tools/Bash.js"
+import * as ConversationSearch from "./tools/ConversationSearch.js"
 import * as Edit from "./tools/Edit.js"
 import * as Glob from "./tools/Glob.js"
 import * as Grep from "./tools/Grep.js"
+import * as Memory from "./tools/Memory.js"
 import * as Read from "./tools/Read.js"
 import * as Task from "./tools/Task.js"
 import * as Write from "./tools/Write.js"
@@ -60,6 +65,12 @@ export const builtins: Effect.Effect<
 > = Effect.all([Read.make, Write.make, Edit.make, Glob.make, Grep.make, Bash.make]).pipe(
   Effect.map((tools): ReadonlyArray<Tool.Tool> => [...tools, Task.make()])
 )
+
+/** memory and conversation_search — long-term memory, over the `MemoryIndex` provided. */
+export const memoryTools: Effect.Effect<ReadonlyArray<Tool.Tool>, never, MemoryIndex | Ids> = Effect.all([
+  Memory.make,
+  ConversationSearch.make
+])
 
 export const layerBuiltins: Layer.Layer<
   ToolRegistry,

@@ -6,6 +6,7 @@
 import { FileSystem } from "@effect/platform"
 import type { Option } from "effect"
 import { Effect, Ref } from "effect"
+import type { AnyEvent } from "../../src/Events.js"
 import type { ToolContext } from "../../src/Tool.js"
 
 export interface Snapshot {
@@ -18,6 +19,7 @@ export const makeContext = (cwd: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const snapshots = yield* Ref.make<ReadonlyArray<Snapshot>>([])
+    const recorded = yield* Ref.make<ReadonlyArray<AnyEvent>>([])
     const context: ToolContext = {
       cwd,
       toolUseId: "toolu_test",
@@ -26,9 +28,10 @@ export const makeContext = (cwd: string) =>
         fs.readFileString(path).pipe(
           Effect.option,
           Effect.flatMap((content) => Ref.update(snapshots, (all) => [...all, { path, content }]))
-        )
+        ),
+      record: (events) => Ref.update(recorded, (all) => [...all, ...events])
     }
-    return { context, snapshots: Ref.get(snapshots) }
+    return { context, snapshots: Ref.get(snapshots), recorded: Ref.get(recorded) }
   })
 
 /** Writes files (relative path → text) under `root`, creating directories. */
