@@ -120,7 +120,7 @@ describe("RetrievalSet.load", () => {
   it.effect("fails when the file cannot be read, naming it", () =>
     Effect.gen(function*() {
       const error = yield* RetrievalSet.load("/does/not/exist.json").pipe(
-        Effect.provide(diskFileSystem),
+        Effect.provide(NodeFileSystem.layer),
         Effect.match({ onFailure: (error) => error, onSuccess: () => assert.fail("expected load to fail") })
       )
       assert.strictEqual(error.path, "/does/not/exist.json")
