@@ -22,7 +22,8 @@
 import { FileSystem, Path } from "@effect/platform"
 import type { Envelope } from "@weft/kernel/Envelope"
 import { lineCodec } from "@weft/kernel/EventCodec"
-import type * as Projection from "@weft/kernel/Projection"
+import type { AnyEvent } from "@weft/kernel/Events"
+import * as Projection from "@weft/kernel/Projection"
 import { handlesTag, mayHold as projectionMayHold } from "@weft/kernel/Projection"
 import type { Duration } from "effect"
 import { Effect, Either, Option, ParseResult, Random, Schema, Stream } from "effect"
@@ -58,7 +59,8 @@ export type ProjectionRef = { readonly _tag: "Builtin"; readonly name: string } 
  * `mayHold` is given the line's bytes as Latin-1, one character per byte, without its newline:
  * ASCII reads as itself (every tag and JSON key a test looks for), anything else as several
  * characters, so a test must look for ASCII only. The runner thus never decodes a line it skips.
- * `decode` is given the line decoded as UTF-8, and its 1-based number in the file.
+ * `decode` is given the line decoded as UTF-8 (or as Latin-1, see `latin1`), and its 1-based
+ * number in the file.
  */
 export type FormatReader = (projection: Projection.Any) => {
   readonly mayHold: (line: string) => boolean
@@ -67,6 +69,12 @@ export type FormatReader = (projection: Projection.Any) => {
    * contains it: the runner then finds lines by searching the bytes for it, without `mayHold`.
    */
   readonly marker?: string | undefined
+  /**
+   * True when `decode` takes the line's bytes as Latin-1 too, a character per byte, and decodes
+   * as UTF-8 what it needs itself: copying bytes costs less than decoding them. A string of the
+   * line it returns shares the line's memory unless copied.
+   */
+  readonly latin1?: boolean | undefined
   readonly decode: (
     line: string,
     file: SourceFile,
@@ -899,3 +907,73 @@ export const follow = <S>(
       }))
     return Stream.concat(Stream.succeed(first.result), Stream.filterMap(later, (result) => result))
   }))
+
+// Changes: what was appended since a cursor ---------------------------------------------------------
+
+const Marks = Schema.Array(Schema.Struct({
+  path: Schema.String,
+  sessionId: Schema.String,
+  project: Schema.String,
+  offset: Schema.NonNegativeInt,
+  lines: Schema.NonNegativeInt,
+  fingerprint: Schema.String,
+  size: Schema.NonNegative,
+  mtimeMs: Schema.Number,
+  ino: Schema.Number
+}))
+
+export interface Changes {
+  /** The envelopes of the tags asked for, each file's in order, the files in the source's order. */
+  readonly envelopes: ReadonlyArray<Envelope>
+  /** Where every file was read up to (JSON): give it to the next call. */
+  readonly cursor: ReadonlyArray<typeof Marks.Type[number]>
+  /** The cursor did not fit the files (one was rewritten, shrank or went away): `envelopes` is everything. */
+  readonly rebuilt: boolean
+  /** Lines that did not decode, skipped. */
+  readonly skippedLines: number
+}
+
+/**
+ * What was appended to `format`'s files since `cursor` (undefined: everything): the envelopes of
+ * the event tags in `handles`, read as a projection run reads them (lines of other tags are
+ * skipped undecoded), and the cursor after them. The caller keeps the cursor, and so decides
+ * when what it read counts as done — a long-lived index saves the cursor with its own state.
+ * Lines that do not decode are skipped and counted.
+ */
+export const changes = (
+  format: Format,
+  handles: ReadonlyArray<AnyEvent["_tag"]>,
+  cursor: unknown
+): Effect.Effect<Changes, ProjectionError> =>
+  Effect.gen(function*() {
+    const prior = cursor === undefined ? Option.none() : Schema.decodeUnknownOption(Marks)(cursor)
+    const files = yield* format.files
+    const planFiles = (marks: ReadonlyArray<FileMark> | undefined) =>
+      Effect.try({
+        try: () => plan(files, marks),
+        catch: (cause) =>
+          new ProjectionError({ path: format.key, reason: `could not look at the source's files (${describe(cause)})` })
+      })
+    let rebuilt = cursor !== undefined && Option.isNone(prior)
+    let planned = yield* planFiles(Option.getOrUndefined(prior))
+    if (planned._tag === "Rebuild") {
+      rebuilt = true
+      planned = yield* planFiles(undefined)
+    }
+    const items = planned._tag === "Resume" ? planned.items : []
+    const collected: Array<Envelope> = []
+    // Collects into one array it owns: a fold of a log this run alone sees.
+    const collecting = Projection.make<Array<Envelope>>({
+      name: "changes",
+      version: 1,
+      handles,
+      initial: collected,
+      evolve: (all, envelope) => {
+        all.push(envelope)
+        return all
+      }
+    })
+    const report = makeReporter(undefined, () => 0, { totalFiles: 0, totalBytes: 0 })
+    const folded = yield* foldHere(collecting, format, items, collected, true, report)
+    return { envelopes: folded.state, cursor: folded.marks, rebuilt, skippedLines: folded.skippedLines }
+  })

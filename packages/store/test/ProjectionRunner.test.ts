@@ -464,6 +464,46 @@ layer(NodeContext.layer, { excludeTestServices: true })("ProjectionRunner", (it)
     { timeout: 120_000, fastCheck: { numRuns: 4 } }
   )
 
+  it.effect.prop(
+    "changes: everything of the tags asked for, then only what was appended since the cursor; a rewritten file starts over",
+    [log, fc.nat()],
+    ([entries, at]) =>
+      Effect.scoped(Effect.gen(function*() {
+        const home = yield* tempHome
+        makeProjects(home)
+        const lines = linesOf(home, entries)
+        const total = totalBytes(lines)
+        const cut = at % (total + 1)
+        appendBytes(lines, 0, cut)
+        const source = all(home)
+        const asked = ["UserMessageReceived", "ToolCallCompleted"] as const
+        const first = yield* ProjectionRunner.changes(source, asked, undefined)
+        assert.isFalse(first.rebuilt)
+        appendBytes(lines, cut, total - cut)
+        const second = yield* ProjectionRunner.changes(source, asked, JSON.parse(JSON.stringify(first.cursor)))
+        assert.isFalse(second.rebuilt)
+        const everything = yield* ProjectionRunner.changes(source, asked, undefined)
+        // Per session, the two calls together are everything, in order, each event once.
+        const bySession = (envelopes: ReadonlyArray<Envelope>) => {
+          const out = new Map<string, Array<number>>()
+          for (const e of envelopes) out.set(e.sessionId, [...(out.get(e.sessionId) ?? []), e.seq])
+          return [...out.entries()].sort()
+        }
+        assert.deepStrictEqual(bySession([...first.envelopes, ...second.envelopes]), bySession(everything.envelopes))
+        assert.strictEqual(
+          everything.envelopes.length,
+          entries.filter((e) => e.kind === "said" || e.kind === "tool").length
+        )
+        const nothing = yield* ProjectionRunner.changes(source, asked, second.cursor)
+        assert.deepStrictEqual([nothing.envelopes.length, nothing.rebuilt], [0, false])
+        // A cursor that does not fit the files: everything again, said so.
+        fs.writeFileSync(lines[0]!.file, "")
+        assert.isTrue((yield* ProjectionRunner.changes(source, asked, second.cursor)).rebuilt)
+        assert.isTrue((yield* ProjectionRunner.changes(source, asked, { not: "a cursor" })).rebuilt)
+      })),
+    { fastCheck: { numRuns: 15 } }
+  )
+
   it.effect(
     "a fold with less to read than minParallelBytes stays on one thread, with or without workers",
     () =>
