@@ -457,6 +457,7 @@ export const make = (options: Options = {}) =>
               tool.execute(input, {
                 cwd,
                 toolUseId: call.id,
+                sessionId,
                 agentId: state.agentId,
                 snapshot,
                 record: (events) =>

@@ -36,6 +36,8 @@ export interface SearchFilters {
   /** One project's conversations (its real path); all projects when absent. */
   readonly project?: string
   readonly sessionId?: string
+  /** Leave this session out (the one asking: its own words are not an earlier conversation). */
+  readonly exceptSession?: string
   readonly role?: "user" | "assistant"
   /** ISO instants or days (YYYY-MM-DD), inclusive. */
   readonly since?: string

@@ -25,6 +25,8 @@ export interface ToolContext {
   /** The project root: relative paths resolve against it, bash runs in it. */
   readonly cwd: string
   readonly toolUseId: string
+  /** The session the call belongs to. */
+  readonly sessionId: string
   readonly agentId: string
   /**
    * Must be called before the tool changes the file at `path` (absolute): its current content

@@ -272,7 +272,7 @@ describe("the memory tool", () => {
 })
 
 describe("the conversation_search tool", () => {
-  it.effect("searches this project by default, every project with project all, and shows session, time, role and passage", () =>
+  it.effect("searches this project's other sessions by default, every project with project all, one session by id; shows session, time, role and passage", () =>
     Effect.gen(function*() {
       const index = yield* fakeIndex
       yield* index.service.ingest([{
@@ -293,10 +293,12 @@ describe("the conversation_search tool", () => {
       yield* tool.execute({ query: "webhook", project: "all", since: "2026-01-01" }, context)
       const none = yield* tool.execute({ query: "kafka" }, context)
       assert.strictEqual(none.content, `Nothing found for "kafka".`)
+      yield* tool.execute({ query: "kafka", session: "s-old" }, context)
       assert.deepStrictEqual(yield* index.searches, [
-        { query: "webhook", project: PROJECT, role: "user", k: 50 },
-        { query: "webhook", since: "2026-01-01", k: 8 },
-        { query: "kafka", project: PROJECT, k: 8 }
+        { query: "webhook", project: PROJECT, exceptSession: "session_test", role: "user", k: 50 },
+        { query: "webhook", exceptSession: "session_test", since: "2026-01-01", k: 8 },
+        { query: "kafka", project: PROJECT, exceptSession: "session_test", k: 8 },
+        { query: "kafka", project: PROJECT, sessionId: "s-old", k: 8 }
       ])
     }).pipe(Effect.provide(NodeContext.layer)))
 })

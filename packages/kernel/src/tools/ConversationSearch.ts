@@ -3,7 +3,8 @@
  * (vectors) together — so the model can pick up a decision, an error or a preference from last
  * week. Results show the session, the time, who said it and the passage.
  *
- * By default it searches this project's conversations; `project: "all"` searches every project.
+ * By default it searches this project's other sessions; `project: "all"` searches every project,
+ * `session` one session (this one too).
  */
 import { Effect, Schema } from "effect"
 import { optional, positiveInt, required } from "../internal/Fields.js"
@@ -40,7 +41,8 @@ export const make = Effect.gen(function*() {
       Effect.gen(function*() {
         const filters: SearchFilters = {
           ...(input.project === "all" ? {} : { project: input.project ?? context.cwd }),
-          ...(input.session === undefined ? {} : { sessionId: input.session }),
+          // This session's own words are not an earlier conversation, unless it is asked for by id.
+          ...(input.session === undefined ? { exceptSession: context.sessionId } : { sessionId: input.session }),
           ...(input.role === undefined ? {} : { role: input.role }),
           ...(input.since === undefined ? {} : { since: input.since }),
           ...(input.until === undefined ? {} : { until: input.until })

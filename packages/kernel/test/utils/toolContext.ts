@@ -23,6 +23,7 @@ export const makeContext = (cwd: string) =>
     const context: ToolContext = {
       cwd,
       toolUseId: "toolu_test",
+      sessionId: "session_test",
       agentId: "main",
       snapshot: (path) =>
         fs.readFileString(path).pipe(
