@@ -1,6 +1,7 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Either, Schema } from "effect"
 import * as fc from "fast-check"
+import { Buffer } from "node:buffer"
 import type { Envelope } from "../src/Envelope.js"
 import { ContextCompacted, ModelResponded, UserMessageReceived } from "../src/Events.js"
 import * as Pricing from "../src/Pricing.js"
@@ -186,6 +187,33 @@ describe("usage: the state", () => {
     }))
   })
 
+  it("a state decoded from a checkpoint or merged stays what it was when folding goes on from it, or branches", () => {
+    fc.assert(fc.property(lines, lines, lines, lines, (start, middle, left, right) => {
+      const decoded = Schema.decodeUnknownSync(Usage.codec)(
+        JSON.parse(JSON.stringify(Schema.encodeSync(Usage.codec)(fold(start))))
+      )
+      for (const base of [decoded, Usage.merge(fold(start), fold(middle))]) {
+        const history = base === decoded ? start : [...start, ...middle]
+        const before = sorted(base)
+        const one = Projection.fold(Usage.projection, left, base)
+        const two = Projection.fold(Usage.projection, right, base)
+        // A state in the middle of a fold: older than the latest of its store.
+        const half = Projection.fold(Usage.projection, left.slice(0, left.length >> 1), base)
+        const three = Projection.fold(Usage.projection, right, half)
+        assert.deepStrictEqual(sorted(base), before)
+        assert.deepStrictEqual(sorted(one), sorted(fold([...history, ...left])))
+        assert.deepStrictEqual(sorted(two), sorted(fold([...history, ...right])))
+        assert.deepStrictEqual(sorted(three), sorted(fold([...history, ...left.slice(0, left.length >> 1), ...right])))
+        for (
+          const [state, folded] of [[base, history], [half, [...history, ...left.slice(0, left.length >> 1)]]] as const
+        ) {
+          assert.strictEqual(Usage.size(state), Usage.size(fold(folded)))
+          assert.deepStrictEqual(Schema.encodeSync(Usage.codec)(state), Schema.encodeSync(Usage.codec)(fold(folded)))
+        }
+      }
+    }))
+  })
+
   it("the codec round-trips any state through JSON", () => {
     fc.assert(fc.property(lines, (envelopes) => {
       const state = fold(envelopes)
@@ -229,35 +257,190 @@ describe("usage: the state", () => {
   it("a checkpoint that is not a usage state does not decode", () => {
     assert.throws(() => Schema.decodeUnknownSync(Usage.codec)({ entries: [["k", "t"]] }))
     assert.throws(() => Schema.decodeUnknownSync(Usage.codec)({ other: [] }))
+    const entry = (key: string, model: string): Usage.Entry => ({
+      key,
+      at: "2025-08-01T10:00:00.000Z",
+      model,
+      sessionId: "s1",
+      agentId: "main",
+      input: 1,
+      output: 2,
+      cacheWrite: 3,
+      cacheRead: 4
+    })
     const good = Schema.encodeSync(Usage.codec)(
-      Usage.fromEntries([{
-        key: "m1:r1",
-        at: "2025-08-01T10:00:00.000Z",
-        model: "claude-sonnet-4-5-20250929",
-        sessionId: "s1",
-        agentId: "main",
-        input: 1,
-        output: 2,
-        cacheWrite: 3,
-        cacheRead: 4
-      }])
+      Usage.fromEntries([entry("m1:r1", "claude-sonnet-4-5"), entry("m2:r2", "claude-opus-4-1")])
     ) as Record<string, unknown>
+    assert.deepStrictEqual(Schema.decodeUnknownSync(Usage.codec)(good), Schema.decodeUnknownSync(Usage.codec)(good))
     assert.doesNotThrow(() => Schema.decodeUnknownSync(Usage.codec)(good))
+    const base64 = (array: Uint8Array | Float64Array) =>
+      Buffer.from(array.buffer, array.byteOffset, array.byteLength).toString("base64")
     const broken: ReadonlyArray<Record<string, unknown>> = [
-      { ...good, keys: [] }, // columns of different lengths
-      { ...good, keys: [1] },
-      { ...good, at: [1754042400000] },
-      { ...good, at: [null] },
-      { ...good, model: [7] }, // past the string table
-      { ...good, session: [-1] },
-      { ...good, agent: ["main"] },
-      { ...good, strings: [1, 2] },
-      { ...good, input: ["1"] },
+      { ...good, size: 3 }, // columns of another size
+      { ...good, size: -1 },
+      { ...good, keys: ["m1:r1", "m2:r2"] },
+      { ...good, keys: "m2:r2m1:r1" }, // not in ascending order
+      { ...good, keys: "m1:r1m1:r1" }, // a key twice
+      { ...good, keys: "m1:r1m2:r2x" }, // longer than its lengths
+      { ...good, keyLengths: base64(new Uint8Array([5, 4])) },
+      { ...good, atLengths: base64(new Uint8Array([24, 25])) },
+      { ...good, at: null },
+      { ...good, models: ["claude-sonnet-4-5", "claude-opus-4-1"] }, // not sorted
+      { ...good, models: ["claude-opus-4-1", "claude-opus-4-1"] },
+      { ...good, sessions: ["s0", "s1"] }, // a string no row uses
+      { ...good, agents: [] }, // an index past its table
+      { ...good, agents: [1] },
+      { ...good, model: base64(new Uint8Array([0, 2])) },
+      { ...good, session: "AAA" }, // not base64 of two numbers
+      { ...good, session: "A A=" },
+      { ...good, agent: base64(new Float64Array([0, 0])) }, // indexes are whole numbers
+      { ...good, input: base64(new Uint8Array([1, 2, 3])) }, // three bytes for two numbers
+      { ...good, output: base64(new Float64Array([1, Number.NaN])) },
+      { ...good, cacheWrite: base64(new Float64Array([Infinity, 1])) },
       { ...good, cacheRead: undefined }
     ]
     for (const json of broken) {
       assert.isTrue(Either.isLeft(Schema.decodeUnknownEither(Usage.codec)(json)), JSON.stringify(json))
     }
+  })
+
+  it("a resumed fold and a merge encode as one fold does, whichever lines replaced the checkpoint's", () => {
+    // Lines of a response in other sessions, agents and models: replacing one may leave a string unused.
+    const varied = fc.array(
+      line.map((l) => ({
+        ...l,
+        sessionId: `s${l.input % 3}`,
+        agentId: l.output % 2 === 0 ? "main" : `main/${l.output % 4}`
+      })).map(responded),
+      { maxLength: 30 }
+    )
+    fc.assert(fc.property(varied, fc.nat(), (envelopes, at) => {
+      const cut = at % (envelopes.length + 1)
+      const whole = Schema.encodeSync(Usage.codec)(fold(envelopes))
+      const checkpoint = JSON.parse(JSON.stringify(Schema.encodeSync(Usage.codec)(fold(envelopes.slice(0, cut)))))
+      const resumed = Projection.fold(
+        Usage.projection,
+        envelopes.slice(cut),
+        Schema.decodeUnknownSync(Usage.codec)(checkpoint)
+      )
+      assert.deepStrictEqual(Schema.encodeSync(Usage.codec)(resumed), whole)
+      const merged = Usage.merge(fold(envelopes.slice(0, cut)), fold(envelopes.slice(cut)))
+      assert.deepStrictEqual(Schema.encodeSync(Usage.codec)(merged), whole)
+      assert.strictEqual(Usage.size(resumed), Usage.size(fold(envelopes)))
+    }))
+  })
+
+  it("token counts of any size round-trip exactly: large, fractional, negative, -0", () => {
+    const count = fc.oneof(
+      fc.nat({ max: 255 }),
+      fc.nat(),
+      fc.integer({ min: 2 ** 32 - 2, max: Number.MAX_SAFE_INTEGER }),
+      fc.double({ noNaN: true, noDefaultInfinity: true })
+    )
+    const entry = fc.record({
+      key: fc.string(),
+      at: fc.string(),
+      model: fc.string(),
+      sessionId: fc.string(),
+      agentId: fc.string(),
+      input: count,
+      output: count,
+      cacheWrite: count,
+      cacheRead: count
+    })
+    fc.assert(fc.property(fc.uniqueArray(entry, { selector: (e) => e.key }), (entries) => {
+      const json = JSON.parse(JSON.stringify(Schema.encodeSync(Usage.codec)(Usage.fromEntries(entries))))
+      const back = Usage.entries(Schema.decodeUnknownSync(Usage.codec)(json))
+      const byKey = (xs: Array<Usage.Entry>) => xs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      assert.deepStrictEqual(byKey(back), byKey([...entries]))
+      for (const e of back) {
+        assert.strictEqual(
+          Object.is(e.input, -0),
+          entries.some((x) => x.key === e.key && Object.is(x.input, -0))
+        )
+      }
+    }))
+  })
+
+  it("a checkpoint of the earlier form, a JSON array per field, decodes to the same state", () => {
+    const entries: ReadonlyArray<Usage.Entry> = [
+      {
+        key: "\u0000s1\u00003\u0000id-3",
+        at: "2025-08-01T10:00:00.000Z",
+        model: "",
+        sessionId: "s1",
+        agentId: "main",
+        input: 1,
+        output: 0,
+        cacheWrite: 0,
+        cacheRead: 0
+      },
+      {
+        key: "m1:r1",
+        at: "2025-08-01T11:00:00.000Z",
+        model: "claude-sonnet-4-5",
+        sessionId: "s2",
+        agentId: "main/1",
+        input: 10,
+        output: 20,
+        cacheWrite: 30,
+        cacheRead: 40
+      },
+      {
+        key: "m2",
+        at: "2025-08-02T11:00:00.000Z",
+        model: "claude-opus-4-1",
+        sessionId: "s1",
+        agentId: "main",
+        input: 5,
+        output: 6,
+        cacheWrite: 7,
+        cacheRead: 2 ** 40
+      }
+    ]
+    // As the earlier codec wrote it: by key, models, sessions and agents in one table in order of first use.
+    const legacy = {
+      keys: entries.map((e) => e.key),
+      at: entries.map((e) => e.at),
+      strings: ["", "s1", "main", "claude-sonnet-4-5", "s2", "main/1", "claude-opus-4-1"],
+      model: [0, 3, 6],
+      session: [1, 4, 1],
+      agent: [2, 5, 2],
+      input: entries.map((e) => e.input),
+      output: entries.map((e) => e.output),
+      cacheWrite: entries.map((e) => e.cacheWrite),
+      cacheRead: entries.map((e) => e.cacheRead)
+    }
+    const state = Schema.decodeUnknownSync(Usage.codec)(legacy)
+    assert.deepStrictEqual(sorted(state), [...entries])
+    // Written again in the new form, as the same entries folded afresh.
+    assert.deepStrictEqual(
+      Schema.encodeSync(Usage.codec)(state),
+      Schema.encodeSync(Usage.codec)(Usage.fromEntries(entries))
+    )
+    assert.isTrue(Either.isLeft(Schema.decodeUnknownEither(Usage.codec)({ ...legacy, model: [0, 3, 7] })))
+    assert.isTrue(Either.isLeft(Schema.decodeUnknownEither(Usage.codec)({ ...legacy, keys: ["m2", "m1:r1", "x"] })))
+  })
+
+  it("a checkpoint is mostly long strings: no JSON array of a value per entry", () => {
+    const many = Array.from({ length: 1000 }, (_, i) => ({
+      key: `msg_${i}:req_${i}`,
+      at: "2025-08-01T10:00:00.000Z",
+      model: "claude-sonnet-4-5",
+      sessionId: `s${i % 7}`,
+      agentId: "main",
+      input: i,
+      output: 2 * i,
+      cacheWrite: 0,
+      cacheRead: 70_000 * i
+    }))
+    const json = Schema.encodeSync(Usage.codec)(Usage.fromEntries(many)) as Record<string, unknown>
+    for (const [name, value] of Object.entries(json)) {
+      if (Array.isArray(value)) assert.isAtMost(value.length, 7, name)
+    }
+    // Each column as narrow as its numbers: a byte per input below 256? no, two; four for cache reads.
+    const bytes = (name: string) => Buffer.from(json[name] as string, "base64").byteLength / many.length
+    assert.deepStrictEqual(["input", "output", "cacheWrite", "cacheRead", "session"].map(bytes), [2, 2, 1, 4, 1])
   })
 })
 
