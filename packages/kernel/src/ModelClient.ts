@@ -81,12 +81,23 @@ export type ScriptStep = typeof ScriptStep.Type
 const stopReasonOf = (step: { readonly content: ModelResponse["content"] }): StopReason =>
   step.content.some((block) => block.type === "tool_use") ? "tool_use" : "end_turn"
 
-/** A response from a step, filling in what a script may leave out. */
+/** A 32-bit FNV-1a of a string, as 8 hex digits. */
+const fnv1a = (text: string): string => {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193)
+  return (hash >>> 0).toString(16).padStart(8, "0")
+}
+
+/**
+ * A response from a step, filling in what a script may leave out. A scripted message id names the
+ * step and the request it answers, so two sessions on one script do not share ids (usage counts a
+ * response once per message id and request id, as ccusage does), while a replay gets the same ones.
+ */
 export const respond = (step: ScriptStep, request: ModelRequest, n: number): Either.Either<ModelResponse, ModelError> =>
   "error" in step
     ? Either.left(new ModelError({ retryable: false, ...step.error }))
     : Either.right({
-      id: step.id ?? `msg_scripted_${n}`,
+      id: step.id ?? `msg_scripted_${n}_${fnv1a(JSON.stringify([request.system, request.messages]))}`,
       model: request.model,
       content: step.content,
       stop_reason: step.stop_reason === undefined ? stopReasonOf(step) : step.stop_reason,
