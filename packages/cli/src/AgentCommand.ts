@@ -31,6 +31,7 @@ import * as SettingsFiles from "@weft/store/SettingsFiles"
 import { Clock, Effect, Either, Layer, Option, Schema, Stream } from "effect"
 import { Invocation } from "./Invocation.js"
 import * as LineReader from "./LineReader.js"
+import * as MemoryLayer from "./MemoryLayer.js"
 import type { RootConfig } from "./RootCommand.js"
 import { root, workingDirectory } from "./RootCommand.js"
 import * as SessionLookup from "./SessionLookup.js"
@@ -202,6 +203,8 @@ export const run = (config: RootConfig) =>
     for (const warning of settings.warnings) {
       yield* Effect.logWarning(`${warning.path ?? "flags"}: unknown setting "${warning.key}" (ignored)`)
     }
+    const memorySettings = yield* MemoryLayer.settingsOf(settings.settings)
+    const remembering = memorySettings.enabled !== false
     const apiKey = invocation.apiKey
     if (apiKey === undefined) {
       return yield* new UsageError({ message: ModelClientAnthropic.missingKey })
@@ -257,16 +260,29 @@ export const run = (config: RootConfig) =>
       ...log,
       append: (id, drafts) => log.append(id, drafts).pipe(Effect.tap(output.onAppend))
     })
-    const loopLayer = AgentLoop.layer({ onModelEvent: output.onModelEvent }).pipe(Layer.provide(Layer.mergeAll(
-      ModelClientAnthropic.layerAnthropic({
-        apiKey,
-        ...(invocation.baseUrl === undefined ? {} : { baseURL: invocation.baseUrl })
-      }),
-      ToolRegistry.layerBuiltins,
-      PermissionPolicy.layer(policy, { home: invocation.userHome ?? invocation.home }),
-      promptLayer,
-      tappedLog
-    )))
+    // With long-term memory: the memory tools, and an index the loop feeds and reads (see `MemoryLayer`).
+    const registry = remembering
+      ? Layer.effect(
+        ToolRegistry.ToolRegistry,
+        Effect.flatMap(
+          Effect.all([ToolRegistry.builtins, ToolRegistry.memoryTools]),
+          ([builtins, memory]) => ToolRegistry.make([...builtins, ...memory])
+        )
+      ).pipe(Layer.provide(MemoryLayer.layer(invocation.home, memorySettings)))
+      : ToolRegistry.layerBuiltins
+    const loopLayer = AgentLoop.layer({ onModelEvent: output.onModelEvent }).pipe(
+      Layer.provide(Layer.mergeAll(
+        ModelClientAnthropic.layerAnthropic({
+          apiKey,
+          ...(invocation.baseUrl === undefined ? {} : { baseURL: invocation.baseUrl })
+        }),
+        registry,
+        PermissionPolicy.layer(policy, { home: invocation.userHome ?? invocation.home }),
+        promptLayer,
+        tappedLog
+      )),
+      Layer.provide(remembering ? MemoryLayer.layer(invocation.home, memorySettings) : Layer.empty)
+    )
 
     yield* Effect.gen(function*() {
       const loop = yield* AgentLoop.AgentLoop

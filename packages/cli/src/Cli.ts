@@ -9,6 +9,7 @@ import * as AgentCommand from "./AgentCommand.js"
 import { demo } from "./DemoCommand.js"
 import { diff } from "./DiffCommand.js"
 import { doctor } from "./DoctorCommand.js"
+import { memory } from "./MemoryCommand.js"
 import { project } from "./ProjectCommand.js"
 import { replay } from "./ReplayCommand.js"
 import { rewind } from "./RewindCommand.js"
@@ -25,7 +26,7 @@ export const command = root.pipe(
     "weft: an event-sourced agent kernel. Every step an agent takes is an event in a log. " +
       "`weft \"prompt\"` starts an interactive session on it; `weft -p \"prompt\"` answers and exits."
   ),
-  Command.withSubcommands([sessions, replay, rewind, diff, doctor, demo, project, usage])
+  Command.withSubcommands([sessions, replay, rewind, diff, doctor, demo, project, usage, memory])
 )
 
 /** `weft "prompt" …`: the agent command alone (see `RootCommand.rootWithPrompt`). */
@@ -42,7 +43,8 @@ const subcommands: ReadonlySet<string> = new Set([
   "doctor",
   "demo",
   "project",
-  "usage"
+  "usage",
+  "memory"
 ])
 
 /** Runs the CLI on `process.argv`-shaped arguments (runtime and script first). */

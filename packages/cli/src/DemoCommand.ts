@@ -6,6 +6,10 @@
  * and is refused an `rm` by a deny rule. Then the
  * session is replayed with `--verify` and printed. Everything goes through the real kernel:
  * the decider, the tools, the permission policy, the JSONL log and the blob store.
+ *
+ * Then long-term memory: a second session is asked to remember something (the `memory` tool),
+ * and a third, started later, finds the first session's words through `conversation_search`
+ * with the memory already in its system prompt.
  */
 import { Command } from "@effect/cli"
 import { FileSystem, Path } from "@effect/platform"
@@ -21,6 +25,8 @@ import * as ToolRegistry from "@weft/kernel/ToolRegistry"
 import { Chunk, Effect, Either, Layer, Stream } from "effect"
 import * as os from "node:os"
 import * as EventSummary from "./EventSummary.js"
+import { Invocation } from "./Invocation.js"
+import * as MemoryLayer from "./MemoryLayer.js"
 import * as Output from "./Output.js"
 import * as SessionLookup from "./SessionLookup.js"
 
@@ -84,6 +90,40 @@ export const script: ReadonlyArray<ModelClient.ScriptStep> = [
   }
 ]
 
+export const MEMORY_PROMPT = "Remember that build/ in this project must never be deleted."
+export const REMEMBERED = "build/ in this project must never be deleted"
+export const RECALL_PROMPT = "Why didn't you clean up the build folder last time?"
+export const RECALL_QUERY = "clean up the build folder"
+
+/** The second session: the model remembers what it is told. */
+export const memoryScript: ReadonlyArray<ModelClient.ScriptStep> = [
+  {
+    content: [{
+      type: "tool_use",
+      id: "toolu_demo_remember",
+      name: "memory",
+      input: { action: "remember", text: REMEMBERED, scope: "project" }
+    }]
+  },
+  { content: [{ type: "text", text: "Noted: I will never delete build/ in this project." }] }
+]
+
+/** The third session: the model searches the earlier conversations. */
+export const recallScript: ReadonlyArray<ModelClient.ScriptStep> = [
+  {
+    content: [
+      { type: "text", text: "Let me look at what we said before." },
+      { type: "tool_use", id: "toolu_demo_search", name: "conversation_search", input: { query: RECALL_QUERY } }
+    ]
+  },
+  {
+    content: [{
+      type: "text",
+      text: "The project's settings deny `rm`, so build/ stayed — and you have since asked me never to delete it."
+    }]
+  }
+]
+
 /** The demo's permission settings, as `--allowed-tools` / `--disallowed-tools` flags would give them. */
 export const settings = Settings.merge([
   Either.getOrThrow(Settings.decodeLayer("flags", null, {
@@ -129,9 +169,56 @@ export const record = Effect.gen(function*() {
   return { sessionId, project, verified }
 })
 
+/** Runs one session of `prompt` on `steps` with long-term memory; returns its id. */
+const sessionWithMemory = (project: string, prompt: string, steps: ReadonlyArray<ModelClient.ScriptStep>) =>
+  Effect.gen(function*() {
+    const session = yield* (yield* AgentLoop).start({
+      project,
+      model: MODEL,
+      settings: settings.settings,
+      sources: settings.sources
+    })
+    yield* session.send(prompt)
+    yield* session.end("completed")
+    return session.sessionId
+  }).pipe(
+    Effect.provide(
+      agentLoopLayer().pipe(Layer.provide(Layer.mergeAll(
+        ModelClient.layerScripted(steps),
+        Layer.effect(
+          ToolRegistry.ToolRegistry,
+          Effect.flatMap(
+            Effect.all([ToolRegistry.builtins, ToolRegistry.memoryTools]),
+            ([builtins, memory]) => ToolRegistry.make([...builtins, ...memory])
+          )
+        ),
+        PermissionPolicy.layer(settings, { home: os.homedir() }),
+        PermissionPrompt.layerDeny
+      )))
+    )
+  )
+
+/**
+ * Two more sessions in the demo's project, with long-term memory (`memory` is the layer): one
+ * remembers, a later one searches. Both are replayed with `--verify`.
+ */
+export const recordMemory = (project: string) =>
+  Effect.gen(function*() {
+    const remembered = yield* sessionWithMemory(project, MEMORY_PROMPT, memoryScript)
+    const recalled = yield* sessionWithMemory(project, RECALL_PROMPT, recallScript)
+    const tools = [...yield* ToolRegistry.builtins, ...yield* ToolRegistry.memoryTools]
+    const verified = yield* Effect.forEach(
+      [remembered, recalled],
+      (id) => Replay.verifySession(id, { evaluatePermission: evaluator(tools) })
+    )
+    return { remembered, recalled, verified }
+  })
+
 export const demo = Command.make("demo", {}, () =>
   Effect.gen(function*() {
     const { project, sessionId, verified } = yield* record
+    const invocation = yield* Invocation
+    const memory = yield* recordMemory(project).pipe(Effect.provide(MemoryLayer.layer(invocation.home, {})))
     const log = yield* EventLog
     yield* Output.line(`Recorded a demo session in ${project} (it holds ${FILE}):`)
     yield* Output.line("")
@@ -142,6 +229,23 @@ export const demo = Command.make("demo", {}, () =>
     yield* Output.lines([
       "",
       `replay --verify: ${verified.events} events, ${verified.decisions} decisions — every decision replays exactly`,
+      "",
+      "Long-term memory: a second session remembers, a third finds the first one's words:",
+      ""
+    ])
+    for (const id of [memory.remembered, memory.recalled]) {
+      yield* log.read(id).pipe(
+        Stream.runForEachChunk((chunk) => Output.lines(Chunk.toReadonlyArray(chunk).map(EventSummary.line)))
+      )
+      yield* Output.line("")
+    }
+    const memoryPrefix = SessionLookup.shortestPrefix(memory.recalled, yield* log.sessions())
+    yield* Output.lines([
+      `replay --verify: ${memory.verified.map((v) => `${v.events} events`).join(" and ")} — both replay exactly`,
+      "",
+      `  weft sessions show ${memoryPrefix}`,
+      `  weft --cwd ${shellQuote(project)} memory list`,
+      `  weft --cwd ${shellQuote(project)} memory search "${RECALL_QUERY}"`,
       "",
       `  weft sessions show ${prefix}`,
       `  weft replay ${prefix} --verify`,

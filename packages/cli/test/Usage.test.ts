@@ -258,9 +258,10 @@ describe("weft usage over weft's sessions", () => {
       const projects = path.join(home, "projects")
       const [folder] = yield* fs.readDirectory(projects)
       const logs = (yield* fs.readDirectory(path.join(projects, folder!))).filter((f) => f.endsWith(".jsonl"))
-      const events = (yield* fs.readFileString(path.join(projects, folder!, logs[0]!))).trim().split("\n").map((l) =>
-        JSON.parse(l)
-      )
+      // The demo's sessions: the one that fixes the typo, and the two that remember and recall.
+      assert.strictEqual(logs.length, 3)
+      const events = (yield* Effect.forEach(logs, (log) => fs.readFileString(path.join(projects, folder!, log))))
+        .flatMap((text) => text.trim().split("\n").map((l) => JSON.parse(l)))
       const responses = events.filter((e) => e.event._tag === "ModelResponded")
       const agents = [...new Set(responses.map((e) => e.agentId))].sort()
       const total = (u: any) =>
