@@ -18,6 +18,8 @@
  *    first run's time). The corpora are generated once and kept in `<tmpdir>/weft-bench-corpus`.
  * 4. Agent turns and replay (`Agent.ts`), a fan-out of 1,010 subagents (`FanOut.ts`).
  * 5. Cold start (`ColdStart.ts`): the bundled CLI's `--version` against a bare `node -e ""`. Target ≤ 4×.
+ * 6. Memory (`Memory.ts`): conversation search over 100,000 messages — ingest, add → searchable,
+ *    hybrid query p50 / p99, a growing segment against all sealed, RSS.
  *
  * Every measured program runs in its own child process (a bundle, see `Bundle.ts`). Progress
  * goes to stderr; the table to stdout. The exit code is 1 when a target is missed.
@@ -26,7 +28,7 @@
  * `WEFT_BENCH_MB` sets their size in MB) for a quick run;
  * `WEFT_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` passes flags to every child;
  * `WEFT_BENCH_ONLY=append,read` runs only the named sections (append, read, projections, agent,
- * fanout, coldstart).
+ * fanout, coldstart, memory).
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -36,6 +38,7 @@ import { bundle } from "./Bundle.js"
 import * as Children from "./Children.js"
 import * as ColdStart from "./ColdStart.js"
 import * as FanOut from "./FanOut.js"
+import * as Memory from "./Memory.js"
 import * as Projections from "./Projections.js"
 import type {
   AppendChildArgs,
@@ -64,7 +67,7 @@ const scale = (() => {
 })()
 const scaled = (n: number, min: number) => Math.max(min, Math.round(n * scale))
 
-const SECTIONS = ["append", "read", "projections", "agent", "fanout", "coldstart"] as const
+const SECTIONS = ["append", "read", "projections", "agent", "fanout", "coldstart", "memory"] as const
 type Section = typeof SECTIONS[number]
 const sections: ReadonlySet<Section> = (() => {
   const raw = process.env["WEFT_BENCH_ONLY"]
@@ -341,6 +344,11 @@ const main = async () => {
       `  (\`--version\`: every module of the bundle loads, the layers are built, no command runs), against \`node -e ""\`;`,
       `  ${ColdStart.ROUNDS} spawns of each after ${ColdStart.WARMUP} warm-ups, taking turns; wall time from spawn to exit, medians.`
     )
+  }
+  if (sections.has("memory")) {
+    const memory = await Memory.run(scale, progress)
+    rows.push(...memory.rows)
+    notes.push(...memory.notes)
   }
   notes.push("", `Total ${((performance.now() - started) / 1000).toFixed(0)} s, scale ${scale}.`)
   process.stdout.write(Report.table(rows) + "\n" + notes.join("\n") + "\n")
