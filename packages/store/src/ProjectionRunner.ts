@@ -319,22 +319,25 @@ interface Memo<S> {
   readonly files: ReadonlyArray<FileMark>
 }
 
+/** A file's mark as a checkpoint (or a `changes` cursor) stores it. */
+const FileMarkSchema = Schema.Struct({
+  path: Schema.String,
+  sessionId: Schema.String,
+  project: Schema.String,
+  offset: Schema.NonNegativeInt,
+  lines: Schema.NonNegativeInt,
+  fingerprint: Schema.String,
+  size: Schema.NonNegative,
+  mtimeMs: Schema.Number,
+  ino: Schema.Number
+})
+
 const CheckpointSchema = Schema.parseJson(Schema.Struct({
   checkpoint: Schema.Literal(1),
   projection: Schema.String,
   version: Schema.Number,
   source: Schema.String,
-  files: Schema.Array(Schema.Struct({
-    path: Schema.String,
-    sessionId: Schema.String,
-    project: Schema.String,
-    offset: Schema.NonNegativeInt,
-    lines: Schema.NonNegativeInt,
-    fingerprint: Schema.String,
-    size: Schema.NonNegative,
-    mtimeMs: Schema.Number,
-    ino: Schema.Number
-  })),
+  files: Schema.Array(FileMarkSchema),
   state: Schema.Unknown
 }))
 const decodeCheckpoint = Schema.decodeUnknownEither(CheckpointSchema)
@@ -910,17 +913,7 @@ export const follow = <S>(
 
 // Changes: what was appended since a cursor ---------------------------------------------------------
 
-const Marks = Schema.Array(Schema.Struct({
-  path: Schema.String,
-  sessionId: Schema.String,
-  project: Schema.String,
-  offset: Schema.NonNegativeInt,
-  lines: Schema.NonNegativeInt,
-  fingerprint: Schema.String,
-  size: Schema.NonNegative,
-  mtimeMs: Schema.Number,
-  ino: Schema.Number
-}))
+const Marks = Schema.Array(FileMarkSchema)
 
 export interface Changes {
   /** The envelopes of the tags asked for, each file's in order, the files in the source's order. */
