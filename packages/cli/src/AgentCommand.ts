@@ -260,28 +260,28 @@ export const run = (config: RootConfig) =>
       ...log,
       append: (id, drafts) => log.append(id, drafts).pipe(Effect.tap(output.onAppend))
     })
-    // With long-term memory: the memory tools, and an index the loop feeds and reads (see `MemoryLayer`).
-    const registry = remembering
-      ? Layer.effect(
-        ToolRegistry.ToolRegistry,
-        Effect.flatMap(
-          Effect.all([ToolRegistry.builtins, ToolRegistry.memoryTools]),
-          ([builtins, memory]) => ToolRegistry.make([...builtins, ...memory])
-        )
-      ).pipe(Layer.provide(MemoryLayer.layer(invocation.home, memorySettings)))
-      : ToolRegistry.layerBuiltins
+    // With long-term memory: the memory tools, and one index both they and the loop use (see `MemoryLayer`).
+    const services = Layer.mergeAll(
+      ModelClientAnthropic.layerAnthropic({
+        apiKey,
+        ...(invocation.baseUrl === undefined ? {} : { baseURL: invocation.baseUrl })
+      }),
+      PermissionPolicy.layer(policy, { home: invocation.userHome ?? invocation.home }),
+      promptLayer,
+      tappedLog
+    )
     const loopLayer = AgentLoop.layer({ onModelEvent: output.onModelEvent }).pipe(
-      Layer.provide(Layer.mergeAll(
-        ModelClientAnthropic.layerAnthropic({
-          apiKey,
-          ...(invocation.baseUrl === undefined ? {} : { baseURL: invocation.baseUrl })
-        }),
-        registry,
-        PermissionPolicy.layer(policy, { home: invocation.userHome ?? invocation.home }),
-        promptLayer,
-        tappedLog
-      )),
-      Layer.provide(remembering ? MemoryLayer.layer(invocation.home, memorySettings) : Layer.empty)
+      Layer.provide(
+        remembering
+          ? Layer.effect(
+            ToolRegistry.ToolRegistry,
+            Effect.flatMap(
+              Effect.all([ToolRegistry.builtins, ToolRegistry.memoryTools]),
+              ([builtins, memory]) => ToolRegistry.make([...builtins, ...memory])
+            )
+          ).pipe(Layer.provideMerge(MemoryLayer.layer(invocation.home, memorySettings)), Layer.merge(services))
+          : Layer.merge(ToolRegistry.layerBuiltins, services)
+      )
     )
 
     yield* Effect.gen(function*() {

@@ -249,6 +249,46 @@ layer(NodeContext.layer, { excludeTestServices: true })("weft -p against the Mes
       })
   )
 
+  it.scoped(
+    "long-term memory: what is remembered reaches the system prompt after the static instructions, the model searches earlier sessions, and memory.enabled false turns it off",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const box = yield* sandbox
+        const added = yield* weft(["memory", "add", "Our staging server is staging.acme.dev"], box)
+        assert.strictEqual(added.code, 0, added.stderr)
+        const mock = yield* Mock.make([
+          Mock.response([
+            { type: "tool_use", id: "toolu_search", name: "conversation_search", input: { query: "staging server" } }
+          ]),
+          answer("It is staging.acme.dev."),
+          answer("no memory here")
+        ])
+        const run = yield* agent(mock, box)(["-p", "where is staging?", "--output-format", "json"])
+        assert.strictEqual(run.code, 0, run.stderr)
+        const [first, second] = yield* bodies(mock)
+        const system = first!.system!.map((b) => b.text).join("\n")
+        assert.match(
+          system,
+          /^You are weft[\s\S]*\n\nWhat you remember about the user and this project:\n[^\n]*staging\.acme\.dev/
+        )
+        // The search found the remembered entry.
+        const result = second!.messages.at(-1)!.content.find((b) => b.type === "tool_result")!
+        assert.include(JSON.stringify(result.content), "staging.acme.dev")
+        const log = yield* logOf(box, resultOf(run).session_id)
+        assert.include(log[0]!.event["memory"], "staging.acme.dev")
+        assert.include(JSON.stringify((first as { readonly tools?: unknown }).tools), "conversation_search")
+
+        yield* fs.makeDirectory(`${box.project}/.weft`)
+        yield* fs.writeFileString(`${box.project}/.weft/settings.json`, JSON.stringify({ memory: { enabled: false } }))
+        const off = yield* agent(mock, box)(["-p", "and now?", "--output-format", "json"])
+        assert.strictEqual(off.code, 0, off.stderr)
+        const third = (yield* bodies(mock))[2]!
+        assert.notInclude(third.system!.map((b) => b.text).join("\n"), "staging.acme.dev")
+        assert.notInclude(JSON.stringify((third as { readonly tools?: unknown }).tools), "conversation_search")
+      })
+  )
+
   it.scoped("stream-json prints every event as logged and in log order, the text deltas as they come, then the result", () =>
     Effect.gen(function*() {
       const box = yield* sandbox
