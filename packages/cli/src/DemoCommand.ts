@@ -230,6 +230,13 @@ export const demo = Command.make("demo", {}, () =>
       "",
       `replay --verify: ${verified.events} events, ${verified.decisions} decisions — every decision replays exactly`,
       "",
+      `  weft sessions show ${prefix}`,
+      `  weft replay ${prefix} --verify`,
+      `  weft sessions tree ${prefix}`,
+      `  weft diff ${prefix}`,
+      `  weft rewind ${prefix}`,
+      `  weft --cwd ${shellQuote(project)} sessions list`,
+      "",
       "Long-term memory: a second session remembers, a third finds the first one's words:",
       ""
     ])
@@ -239,20 +246,11 @@ export const demo = Command.make("demo", {}, () =>
       )
       yield* Output.line("")
     }
-    const memoryPrefix = SessionLookup.shortestPrefix(memory.recalled, yield* log.sessions())
     yield* Output.lines([
       `replay --verify: ${memory.verified.map((v) => `${v.events} events`).join(" and ")} — both replay exactly`,
       "",
-      `  weft sessions show ${memoryPrefix}`,
       `  weft --cwd ${shellQuote(project)} memory list`,
-      `  weft --cwd ${shellQuote(project)} memory search "${RECALL_QUERY}"`,
-      "",
-      `  weft sessions show ${prefix}`,
-      `  weft replay ${prefix} --verify`,
-      `  weft sessions tree ${prefix}`,
-      `  weft diff ${prefix}`,
-      `  weft rewind ${prefix}`,
-      `  weft --cwd ${shellQuote(project)} sessions list`
+      `  weft --cwd ${shellQuote(project)} memory search "${RECALL_QUERY}"`
     ])
   })).pipe(
     Command.withDescription(

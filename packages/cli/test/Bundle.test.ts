@@ -118,15 +118,25 @@ describe("the bundled CLI", () => {
       const list = yield* runBuilt(["sessions", "list", "--all", "--json"], dirs)
       assert.strictEqual(list.code, 0, list.stderr)
       const sessions = JSON.parse(list.stdout) as ReadonlyArray<{ readonly sessionId: string; readonly events: number }>
-      assert.strictEqual(sessions.length, 1)
-      assert.strictEqual(sessions[0]!.events, events)
-      assert.include(demo.stdout, `weft sessions show ${sessions[0]!.sessionId.slice(0, 8)}`)
+      // The typo fix, then the sessions that remember and recall; ids are time-ordered.
+      assert.strictEqual(sessions.length, 3)
+      const first = [...sessions].sort((a, b) => (a.sessionId < b.sessionId ? -1 : 1))[0]!
+      assert.strictEqual(first.events, events)
+      const shown = /weft sessions show (\S+)/.exec(demo.stdout)![1]!
+      assert.isTrue(first.sessionId.startsWith(shown), `${shown} names ${first.sessionId}`)
 
       const projects = path.join(dirs.home, "projects")
       const files = fs.readdirSync(projects, { recursive: true, encoding: "utf8" })
         .filter((file) => file.endsWith(".jsonl"))
-      assert.deepStrictEqual(files.map((file) => path.basename(file)), [`${sessions[0]!.sessionId}.jsonl`])
-      const lines = fs.readFileSync(path.join(projects, files[0]!), "utf8").trimEnd().split("\n")
+      assert.deepStrictEqual(
+        files.map((file) => path.basename(file)).sort(),
+        sessions.map((s) => `${s.sessionId}.jsonl`).sort()
+      )
+      const lines = fs.readFileSync(
+        path.join(projects, files.find((f) => f.endsWith(`${first.sessionId}.jsonl`))!),
+        "utf8"
+      )
+        .trimEnd().split("\n")
       assert.strictEqual(lines.length, events)
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
 })

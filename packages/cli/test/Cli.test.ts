@@ -71,7 +71,9 @@ describe("weft", () => {
 
 interface Demo {
   readonly run: Run
+  /** The demo's first session (the typo fix); `sessions` has the two after it too (remember, recall). */
   readonly sessionId: string
+  readonly sessions: ReadonlyArray<string>
   /** The temporary project the demo made (a real path). */
   readonly project: string
 }
@@ -95,8 +97,10 @@ const demoHome = Layer.scoped(
       assert.isDefined(project, `demo output:\n${run.stdout}\n${run.stderr}`)
       yield* Effect.addFinalizer(() => fs.remove(project!, { recursive: true }).pipe(Effect.ignore))
       const folder = path.join(home, "projects", project!.replace(/[^a-zA-Z0-9]/g, "-"))
-      const sessionId = (yield* fs.readDirectory(folder)).find((f) => f.endsWith(".jsonl"))!.slice(0, -6)
-      return { run, sessionId, project: project! } satisfies Demo
+      // Session ids are time-ordered: the first is the typo fix.
+      const sessions = (yield* fs.readDirectory(folder)).filter((f) => f.endsWith(".jsonl")).map((f) => f.slice(0, -6))
+        .sort()
+      return { run, sessionId: sessions[0]!, sessions, project: project! } satisfies Demo
     })
     return { home, first: yield* demo, second: yield* demo }
   })
@@ -151,7 +155,10 @@ layer(Layer.merge(demoHome, NodeContext.layer), { excludeTestServices: true })("
       assert.strictEqual(first.run.stderr, "")
       const content = yield* fs.readFileString(`${first.project}/hello.txt`)
       const lines = first.run.stdout.split("\n")
-      const events = lines.filter((l) => /^\s+\d+ {2}\d{4}-/.test(l))
+      // The first session's events: those before its replay line (the memory sessions come after).
+      const events = first.run.stdout.split("replay --verify")[0]!.split("\n").filter((l) =>
+        /^\s+\d+ {2}\d{4}-/.test(l)
+      )
       assert.deepStrictEqual(events.map((l) => l.split(/\s+/)[5]), TAGS)
       assert.include(events[3], `tool_use read {"path":"hello.txt"}`)
       assert.include(events[6], `read ok`)
@@ -217,23 +224,26 @@ layer(Layer.merge(demoHome, NodeContext.layer), { excludeTestServices: true })("
           initCwd: path.dirname(second.project)
         })
       ], { concurrency: 2 })
-      assert.deepStrictEqual(JSON.parse(fromInitCwd.stdout).map((r: { sessionId: string }) => r.sessionId), [
-        first.sessionId
-      ])
-      const rows = JSON.parse(relative.stdout)
-      assert.deepStrictEqual(rows.map((r: { sessionId: string }) => r.sessionId), [second.sessionId])
-      assert.strictEqual(rows[0].events, 31)
+      const ids = (run: Run) => JSON.parse(run.stdout).map((r: { sessionId: string }) => r.sessionId).sort()
+      assert.deepStrictEqual(ids(fromInitCwd), first.sessions)
+      assert.deepStrictEqual(ids(relative), second.sessions)
+      const row = JSON.parse(relative.stdout).find((r: { sessionId: string }) => r.sessionId === second.sessionId)
+      assert.strictEqual(row.events, 31)
       assert.strictEqual(
-        rows[0].firstMessage,
+        row.firstMessage,
         "hello.txt has a typo: fix it, show me the file, and clean up the build folder."
       )
-      assert.strictEqual(rows[0].project, second.project)
+      assert.strictEqual(row.project, second.project)
     }))
 
   it.effect("sessions show <unique prefix> prints one line per event: seq, time, agent, tag, summary", () =>
     Effect.gen(function*() {
       const { first, home, second } = yield* DemoHome
-      const prefix = first.sessionId.slice(0, commonPrefix(first.sessionId, second.sessionId).length + 1)
+      const others = [...first.sessions, ...second.sessions].filter((id) => id !== first.sessionId)
+      const prefix = first.sessionId.slice(
+        0,
+        Math.max(...others.map((other) => commonPrefix(first.sessionId, other).length)) + 1
+      )
       const run = yield* weft(["sessions", "show", prefix], { home })
       assert.strictEqual(run.code, 0, run.stderr)
       const lines = run.stdout.trimEnd().split("\n")
@@ -366,10 +376,11 @@ describe("weft replay", () => {
         const demo = yield* weft(["demo"], { home })
         const project = /Recorded a demo session in (.+) \(it holds hello\.txt\)/.exec(demo.stdout)![1]!
         const folder = `${home}/projects/${project.replace(/[^a-zA-Z0-9]/g, "-")}`
-        const file = (yield* fs.readDirectory(folder)).find((f) => f.endsWith(".jsonl"))!
+        // The demo's first session (the ids are time-ordered); the memory sessions come after it.
+        const file = (yield* fs.readDirectory(folder)).filter((f) => f.endsWith(".jsonl")).sort()[0]!
         const sessionId = file.slice(0, -6)
 
-        const ok = yield* weft(["replay", sessionId.slice(0, 8), "--verify"], { home })
+        const ok = yield* weft(["replay", sessionId.slice(0, 20), "--verify"], { home })
         assert.strictEqual(ok.code, 0, ok.stderr)
         assert.include(ok.stdout, `verified ${sessionId}: 31 events, 15 decisions`)
 
