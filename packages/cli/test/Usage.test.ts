@@ -1,18 +1,22 @@
-import { type Run, weft as weftFromSource } from "./support/SourceCli.js"
 /**
- * `weft usage` end to end: `bin.ts` in a child process, as a user runs it, against a temporary
- * WEFT_HOME — over the sessions `weft demo` records, and over a small Claude Code history whose
- * ccusage totals are counted by hand below.
+ * `weft usage` end to end: the bundled CLI in a child process, as a user runs it, against a
+ * temporary WEFT_HOME — over the sessions `weft demo` records, and over a small Claude Code
+ * history whose ccusage totals are counted by hand below.
  */
 import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import * as Pricing from "@weft/kernel/Pricing"
 import { Effect } from "effect"
+import { type Run, runBuilt } from "./support/BuiltCli.js"
 
-/** `weft args…` with its own WEFT_HOME (and TZ, when given). */
+/** `weft args…` from the bundle, with its own WEFT_HOME (and TZ, when given), run from a temporary directory. */
 const weft = (args: ReadonlyArray<string>, options: { readonly home: string; readonly tz?: string }) =>
-  weftFromSource(args, { home: options.home, ...(options.tz === undefined ? {} : { env: { TZ: options.tz } }) })
+  Effect.flatMap(
+    tempDir("weft-usage-cwd-"),
+    (cwd) =>
+      runBuilt(args, { home: options.home, cwd, ...(options.tz === undefined ? {} : { env: { TZ: options.tz } }) })
+  )
 
 const assertOneLineError = (run: Run, includes: string) => {
   assert.strictEqual(run.code, 1, `exit code; stderr: ${run.stderr}`)
