@@ -30,10 +30,12 @@
  * but none of the above gives no envelope.
  *
  * Speed: for the `usage` projection the reader keeps only the lines that hold `"usage":{` (as
- * ccusage does; the runner tests the raw bytes, so no other line is even decoded from UTF-8) and
- * does not parse them: `scanUsageLine` makes one pass that checks the JSON grammar, hops over
- * string contents with `indexOf` and notes where the few values usage needs are, building no
- * object but the result. When it cannot be sure (an escaped key, a number with a fraction or
+ * ccusage does; the runner searches the raw bytes, so no other line is even copied into a string)
+ * and does not parse them. It takes them as bytes (`latin1`: a byte per character, a plain copy
+ * where decoding UTF-8 takes two passes), and `scanUsageLine` makes one pass that checks the JSON
+ * grammar, hops over string contents with `indexOf` and notes where the few values usage needs
+ * are, building no object but the result, and decoding as UTF-8 only those of its strings that
+ * are not ASCII. When it cannot be sure (an escaped key, a number with a fraction or
  * over 15 digits, a second `message`, whitespace between tokens) it leaves the line to
  * `JSON.parse`. Both read every line alike (the property test), with one exception JSON.parse
  * alone would catch: an invalid escape or a raw control character inside a string the scan hops
@@ -129,10 +131,14 @@ export const usageLineOf = (value: unknown): UsageLine | undefined => {
   }
 }
 
-// The scanner: one pass over the line that checks JSON's grammar (strings are hopped over with
-// indexOf, their insides unchecked), and notes where the values of the fields ccusage reads are:
-// at the top level, in `message`, in `message.usage`, and the `text` of each `message.content`
-// element. Module state, so that it allocates nothing: one line at a time, on one thread.
+// The scanner: one pass over the line's bytes, read as Latin-1 (a character per byte), that
+// checks JSON's grammar (strings are hopped over with indexOf, their insides unchecked), and notes
+// where the values of the fields ccusage reads are: at the top level, in `message`, in
+// `message.usage`, and the `text` of each `message.content` element. Every byte JSON's grammar
+// gives a meaning to is ASCII, which reads as itself in Latin-1; a string the scan returns is
+// decoded as UTF-8 when it holds a byte over 0x7f — decoded alone, it reads as it does in the
+// decoded line, since its quotes are ASCII. Module state, so that it allocates nothing but its
+// result: one line at a time, on one thread.
 
 const Q = 0x22 // "
 const BACKSLASH = 0x5c
@@ -212,12 +218,27 @@ const FIELDS = 21
 const starts = new Int32Array(FIELDS)
 const ends = new Int32Array(FIELDS)
 const kinds = new Int32Array(FIELDS)
+/** 1 when the field's value is a string with a backslash in it. */
+const escapes = new Uint8Array(FIELDS)
+
+/**
+ * The first backslash of the line at or after the place `escapedIn` was last asked about, or the
+ * line's length when there is none; -1 before the line's first question. The scan asks in the
+ * order it reads, so the line is searched for backslashes once, not once per key.
+ */
+let backslash = -1
+
+/** Whether `s` holds a backslash between `start` and `end`; `start` never lower than at the last call for this line. */
+const escapedIn = (s: string, start: number, end: number): boolean => {
+  if (backslash < start) {
+    backslash = s.indexOf("\\", start)
+    if (backslash < 0) backslash = s.length
+  }
+  return backslash < end
+}
 
 /** Whether the key at `start` (its length already checked) is `name`. */
-const keyIs = (s: string, start: number, name: string): boolean => {
-  for (let k = 0; k < name.length; k++) if (s.charCodeAt(start + k) !== name.charCodeAt(k)) return false
-  return true
-}
+const keyIs = (s: string, start: number, name: string): boolean => s.slice(start, start + name.length) === name
 
 /** The field a top-level key names, or -1; dispatched on length and first letter before comparing. */
 const topField = (s: string, start: number, end: number): number => {
@@ -291,11 +312,6 @@ const usageField = (s: string, start: number, end: number): number => {
   }
 }
 
-const hasBackslash = (s: string, start: number, end: number): boolean => {
-  for (let k = start; k < end; k++) if (s.charCodeAt(k) === BACKSLASH) return true
-  return false
-}
-
 /** The scan stopped: JSON.parse must decide (whitespace, an escaped key, nesting too deep, bad JSON…). */
 const UNSURE = -1
 
@@ -337,9 +353,11 @@ const skipValue = (s: string, i: number): number => {
 /** Where `field`'s value is: records it and returns its end (or UNSURE). */
 const recordValue = (s: string, i: number, field: number): number => {
   const end = skipValue(s, i)
+  const kind = s.charCodeAt(i)
   starts[field] = i
   ends[field] = end
-  kinds[field] = s.charCodeAt(i)
+  kinds[field] = kind
+  escapes[field] = kind === Q && end > i && escapedIn(s, i + 1, end - 1) ? 1 : 0
   return end
 }
 
@@ -371,7 +389,7 @@ const scanContent = (s: string, i: number): number => {
           j = skipString(s, j)
           if (j < 0 || s.charCodeAt(j) !== COLON) return UNSURE
           if (j - key === 6 && keyIs(s, key + 1, "text")) text = s.charCodeAt(j + 1)
-          else if (hasBackslash(s, key + 1, j - 1)) return UNSURE
+          else if (escapedIn(s, key + 1, j - 1)) return UNSURE
           j = skipValue(s, j + 1)
           if (j < 0) return UNSURE
           const d = s.charCodeAt(j)
@@ -410,7 +428,7 @@ const scanObject = (s: string, i: number, level: number): number => {
       ? messageField(s, key + 1, j - 1)
       : usageField(s, key + 1, j - 1)
     // A key that is not a field's name might still be one once its escapes are decoded.
-    if (field < 0 && hasBackslash(s, key + 1, j - 1)) return UNSURE
+    if (field < 0 && escapedIn(s, key + 1, j - 1)) return UNSURE
     j++
     if (field < 0) j = skipValue(s, j)
     else if (field === F_MESSAGE || field === F_USAGE || field === F_CONTENT) {
@@ -431,29 +449,79 @@ const scanObject = (s: string, i: number, level: number): number => {
   }
 }
 
+const NOT_ASCII = /[^\x00-\x7f]/
+
 /**
- * A fresh copy of a slice of the line. A slice shares the line's memory: a state that kept slices
- * of every response would keep every line.
+ * Whether `raw` is ASCII, so that the bytes it reads are their own UTF-8: a regular expression
+ * tells faster than a loop over its characters.
  */
-const copy = (s: string): string => (s.length < 13 ? s : (" " + s).slice(1))
+const isAscii = (raw: string): boolean => !NOT_ASCII.test(raw)
 
-/** Values that repeat from line to line (session ids, models), copied once. */
-const interned = new Map<string, string>()
+/** The bytes `s` reads from `start` to `end` (a character per byte), decoded as UTF-8. */
+const utf8 = (s: string, start: number, end: number): string =>
+  Buffer.from(s.slice(start, end), "latin1").toString("utf8")
 
-const intern = (s: string): string => {
-  let kept = interned.get(s)
-  if (kept === undefined) {
-    if (interned.size >= 4096) interned.clear()
-    kept = copy(s)
-    interned.set(kept, kept)
-  }
-  return kept
-}
-
-/** The string value of a field as JSON.parse gives it; may be a slice of the line. */
+/**
+ * The string value of `field` as JSON.parse gives it from the decoded line; when it is ASCII
+ * without escapes, a slice of the line, which keeps the line alive as long as it is.
+ */
 const stringAt = (s: string, field: number): string => {
   const start = starts[field] + 1, end = ends[field] - 1
-  return hasBackslash(s, start, end) ? JSON.parse(s.slice(start - 1, end + 1)) : s.slice(start, end)
+  if (escapes[field] === 1) {
+    const quoted = s.slice(start - 1, end + 1)
+    return JSON.parse(isAscii(quoted) ? quoted : utf8(s, start - 1, end + 1))
+  }
+  const raw = s.slice(start, end)
+  return isAscii(raw) ? raw : utf8(s, start, end)
+}
+
+/**
+ * `raw`, a slice of the line, as a string of its own: a slice of 13 characters or more shares the
+ * line's memory, and a state that kept it would keep the whole line. (A concatenation sliced is
+ * flattened into a new string; cheaper than JSON.parse copying it.)
+ */
+const own = (raw: string): string => raw.length < 13 ? raw : (" " + raw).slice(1)
+
+/** `stringAt`, but never a slice of the line: for a value a state may keep. */
+const freshAt = (s: string, field: number): string => {
+  // JSON.parse and the UTF-8 decoder make new strings.
+  if (escapes[field] === 1) return stringAt(s, field)
+  const start = starts[field] + 1, end = ends[field] - 1
+  const raw = s.slice(start, end)
+  return isAscii(raw) ? own(raw) : utf8(s, start, end)
+}
+
+/**
+ * Strings that repeat from line to line (a session's id, its models and subagents, a response's
+ * ids over its streamed lines): the last few met, which a value read is looked for among before a
+ * string of its own is made. Only ASCII values are kept, so that equal characters (the line's
+ * bytes) mean an equal value.
+ */
+interface Recent {
+  readonly values: Array<string>
+  next: number
+}
+
+const recent = (size: number): Recent => ({ values: new Array<string>(size).fill(""), next: 0 })
+
+const recentSessions = recent(2)
+const recentModels = recent(8)
+const recentAgents = recent(8)
+const recentMessages = recent(2)
+const recentRequests = recent(2)
+
+/** `freshAt`, or the equal string `kept` holds. */
+const keptAt = (kept: Recent, s: string, field: number): string => {
+  if (escapes[field] === 1) return stringAt(s, field)
+  const start = starts[field] + 1, end = ends[field] - 1
+  const values = kept.values
+  const raw = s.slice(start, end)
+  for (let v = 0; v < values.length; v++) if (values[v] === raw) return values[v]!
+  if (!isAscii(raw)) return utf8(s, start, end)
+  const value = own(raw)
+  values[kept.next] = value
+  kept.next = (kept.next + 1) % values.length
+  return value
 }
 
 const isNumberKind = (kind: number) => kind === 0x2d || isDigit(kind)
@@ -471,6 +539,28 @@ const integerAt = (s: string, field: number): number => {
   return n
 }
 
+/** ISO_TIMESTAMP, matched in the line where a timestamp's characters are (sticky), its closing quote after it. */
+const ISO_TIMESTAMP_AT = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3})?Z"/y
+
+/** `ISO_TIMESTAMP.test` of the string `s` holds from `start` to `end` (no escapes), without making it. */
+const isIsoTimestamp = (s: string, start: number, end: number): boolean => {
+  ISO_TIMESTAMP_AT.lastIndex = start
+  return ISO_TIMESTAMP_AT.test(s) && ISO_TIMESTAMP_AT.lastIndex === end + 1
+}
+
+/** VERSION, matched in the line where a version's characters are (sticky): its digits and dots never reach past the string. */
+const VERSION_AT = /\d+\.\d+\.\d+/y
+
+/** `VERSION.test` of the string `s` holds from `start` (no escapes), without making it. */
+const isVersion = (s: string, start: number): boolean => {
+  VERSION_AT.lastIndex = start
+  return VERSION_AT.test(s)
+}
+
+/** Whether the string `s` holds from `start` to `end` is `word`. */
+const isWord = (s: string, start: number, end: number, word: string): boolean =>
+  end - start === word.length && keyIs(s, start, word)
+
 const emptyString = (field: number) => ends[field] - starts[field] === 2
 const fieldOptional = (field: number, kind: number) => kinds[field] === 0 || kinds[field] === kind
 const fieldNumber = (field: number) => kinds[field] === 0 || isNumberKind(kinds[field])
@@ -482,14 +572,17 @@ export const NOT_COUNTED = 0 as const
 export const DECIDE_BY_PARSING = 1 as const
 
 /**
- * The usage of a line by scanning, without parsing it: the `UsageLine`; `NOT_COUNTED` when the
- * line is a well-formed JSON object ccusage would skip; `DECIDE_BY_PARSING` when the scan cannot
- * be sure (whitespace between tokens, an escaped key, a fraction, a line that is not JSON…).
+ * The usage of a line by scanning, without parsing it, given the line's bytes as Latin-1 (a
+ * character per byte, as the runner gives them to a `latin1` reader): the `UsageLine`, its
+ * strings decoded as UTF-8; `NOT_COUNTED` when the line is a well-formed JSON object ccusage
+ * would skip; `DECIDE_BY_PARSING` when the scan cannot be sure (whitespace between tokens, an
+ * escaped key, a fraction, a line that is not JSON…).
  */
 export const scanUsageLine = (s: string): UsageLine | typeof NOT_COUNTED | typeof DECIDE_BY_PARSING => {
   if (s.charCodeAt(0) !== OPEN_OBJECT) return DECIDE_BY_PARSING
   kinds.fill(0)
   contentOk = true
+  backslash = -1
   let end: number
   try {
     end = scanObject(s, 0, LEVEL_TOP)
@@ -514,26 +607,42 @@ const fieldsOf = (s: string): UsageLine | typeof NOT_COUNTED | typeof DECIDE_BY_
     !isNumberKind(kinds[F_INPUT]) || !isNumberKind(kinds[F_OUTPUT]) || !fieldNumber(F_CACHE_CREATE) ||
     !fieldNumber(F_CACHE_READ) || !fieldOptional(F_SPEED, Q) || !fieldOptional(F_VERSION, Q)
   ) return NOT_COUNTED
-  if (kinds[F_VERSION] !== 0 && !VERSION.test(stringAt(s, F_VERSION))) return NOT_COUNTED
-  const timestamp = stringAt(s, F_TIMESTAMP)
-  if (!ISO_TIMESTAMP.test(timestamp)) return NOT_COUNTED
+  // The version, the timestamp and the speed are read where they are: ASCII to be valid, so their
+  // bytes are their characters; one with an escape is decoded first.
+  if (
+    kinds[F_VERSION] !== 0 && !(escapes[F_VERSION] === 1
+      ? VERSION.test(stringAt(s, F_VERSION))
+      : isVersion(s, starts[F_VERSION] + 1))
+  ) return NOT_COUNTED
+  const timestamp = escapes[F_TIMESTAMP] === 1 ? stringAt(s, F_TIMESTAMP) : undefined
+  if (
+    timestamp === undefined
+      ? !isIsoTimestamp(s, starts[F_TIMESTAMP] + 1, ends[F_TIMESTAMP] - 1)
+      : !ISO_TIMESTAMP.test(timestamp)
+  ) return NOT_COUNTED
   let fast = false
   if (kinds[F_SPEED] !== 0) {
-    const speed = stringAt(s, F_SPEED)
-    if (speed !== "standard" && speed !== "fast") return NOT_COUNTED
-    fast = speed === "fast"
+    if (escapes[F_SPEED] === 1) {
+      const speed = stringAt(s, F_SPEED)
+      if (speed !== "standard" && speed !== "fast") return NOT_COUNTED
+      fast = speed === "fast"
+    } else {
+      const start = starts[F_SPEED] + 1, end = ends[F_SPEED] - 1
+      fast = isWord(s, start, end, "fast")
+      if (!fast && !isWord(s, start, end, "standard")) return NOT_COUNTED
+    }
   }
   const input = integerAt(s, F_INPUT)
   const output = integerAt(s, F_OUTPUT)
   const cacheCreate = kinds[F_CACHE_CREATE] === 0 ? 0 : integerAt(s, F_CACHE_CREATE)
   const cacheRead = kinds[F_CACHE_READ] === 0 ? 0 : integerAt(s, F_CACHE_READ)
   if (input < 0 || output < 0 || cacheCreate < 0 || cacheRead < 0) return DECIDE_BY_PARSING
-  const model = kinds[F_MODEL] === 0 ? undefined : intern(stringAt(s, F_MODEL))
-  const messageId = kinds[F_ID] === 0 ? undefined : copy(stringAt(s, F_ID))
+  const model = kinds[F_MODEL] === 0 ? undefined : keptAt(recentModels, s, F_MODEL)
+  const messageId = kinds[F_ID] === 0 ? undefined : keptAt(recentMessages, s, F_ID)
   return {
-    timestamp: copy(timestamp),
-    sessionId: kinds[F_SESSION] === 0 ? undefined : intern(stringAt(s, F_SESSION)),
-    requestId: kinds[F_REQUEST] === 0 ? undefined : copy(stringAt(s, F_REQUEST)),
+    timestamp: timestamp ?? own(s.slice(starts[F_TIMESTAMP] + 1, ends[F_TIMESTAMP] - 1)),
+    sessionId: kinds[F_SESSION] === 0 ? undefined : keptAt(recentSessions, s, F_SESSION),
+    requestId: kinds[F_REQUEST] === 0 ? undefined : keptAt(recentRequests, s, F_REQUEST),
     messageId,
     model: model !== undefined && fast ? `${model}-fast` : model,
     usage: {
@@ -543,10 +652,10 @@ const fieldsOf = (s: string): UsageLine | typeof NOT_COUNTED | typeof DECIDE_BY_
       cache_read_input_tokens: cacheRead
     },
     // Kept by the usage projection only for a response without a message id.
-    uuid: kinds[F_UUID] !== Q ? undefined : messageId === undefined ? copy(stringAt(s, F_UUID)) : stringAt(s, F_UUID),
+    uuid: kinds[F_UUID] !== Q ? undefined : messageId === undefined ? freshAt(s, F_UUID) : stringAt(s, F_UUID),
     parentUuid: kinds[F_PARENT] === Q ? stringAt(s, F_PARENT) : null,
     isSidechain: kinds[F_SIDECHAIN] === 0x74,
-    agentId: kinds[F_AGENT] === Q ? intern(stringAt(s, F_AGENT)) : undefined
+    agentId: kinds[F_AGENT] === Q ? keptAt(recentAgents, s, F_AGENT) : undefined
   }
 }
 
@@ -559,20 +668,38 @@ const parse = (line: string): Either.Either<unknown, string> => {
   }
 }
 
+const NONE = Either.right(undefined)
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/** The UTF-8 bytes of `text` read as Latin-1. */
+const latin1Of = (text: string): string => Buffer.from(text, "utf8").toString("latin1")
+
 /**
  * The usage ccusage counts on a line: undefined when it counts none (no `"usage":{` on the line,
  * or the line fails its checks); Left when the line is not JSON. Scans, and parses only when the
- * scan is unsure.
+ * scan is unsure. `line` is text (its bytes decoded as UTF-8); see `usageLineOfBytes` for bytes.
  */
-export const usageLine = (line: string): Either.Either<UsageLine | undefined, string> =>
-  line.includes(USAGE_MARKER) ? markedUsageLine(line) : Either.right(undefined)
+export const usageLine = (line: string): Either.Either<UsageLine | undefined, string> => {
+  if (!line.includes(USAGE_MARKER)) return NONE
+  if (isAscii(line)) return markedUsageLine(line)
+  // A lone surrogate has no UTF-8: such text is no line's bytes decoded, and JSON.parse reads it.
+  return LONE_SURROGATE.test(line) ? Either.map(parse(line), usageLineOf) : markedUsageLine(latin1Of(line))
+}
 
-/** `usageLine` of a line known to hold `"usage":{`. */
-const markedUsageLine = (line: string): Either.Either<UsageLine | undefined, string> => {
-  const scanned = scanUsageLine(line)
-  if (scanned === NOT_COUNTED) return Either.right(undefined)
+/**
+ * `usageLine` of a line given as its bytes read as Latin-1 (a character per byte), as the runner
+ * hands lines to a `latin1` reader.
+ */
+export const usageLineOfBytes = (bytes: string): Either.Either<UsageLine | undefined, string> =>
+  bytes.includes(USAGE_MARKER) ? markedUsageLine(bytes) : NONE
+
+/** `usageLineOfBytes` of a line known to hold `"usage":{`. */
+const markedUsageLine = (bytes: string): Either.Either<UsageLine | undefined, string> => {
+  const scanned = scanUsageLine(bytes)
+  if (scanned === NOT_COUNTED) return NONE
   if (scanned !== DECIDE_BY_PARSING) return Either.right(scanned)
-  return Either.map(parse(line), usageLineOf)
+  return Either.map(parse(utf8(bytes, 0, bytes.length)), usageLineOf)
 }
 
 // --- envelopes ---------------------------------------------------------------------------------
@@ -834,6 +961,8 @@ export const envelopesOf = (
 
 // --- the format --------------------------------------------------------------------------------
 
+const NO_ENVELOPES: Either.Either<ReadonlyArray<Envelope>, string> = Either.right([])
+
 const tagSet = (projection: Projection.Any): ReadonlySet<string> => new Set(projection.handles)
 
 /**
@@ -846,9 +975,20 @@ export const reader: FormatReader = (projection) => {
     return {
       mayHold: (line) => line.includes(USAGE_MARKER),
       marker: USAGE_MARKER,
+      latin1: true,
       // Only lines `mayHold` kept come here: the marker is not looked for again.
-      decode: (line: string, file: SourceFile, seq: number = 0) =>
-        Either.map(markedUsageLine(line), (usage) => (usage === undefined ? [] : [usageEnvelope(usage, file, seq)]))
+      decode: (line: string, file: SourceFile, seq: number = 0) => {
+        const scanned = scanUsageLine(line)
+        if (scanned === NOT_COUNTED) return NO_ENVELOPES
+        if (scanned !== DECIDE_BY_PARSING) return Either.right([usageEnvelope(scanned, file, seq)])
+        return Either.map(
+          parse(utf8(line, 0, line.length)),
+          (value) => {
+            const usage = usageLineOf(value)
+            return usage === undefined ? [] : [usageEnvelope(usage, file, seq)]
+          }
+        )
+      }
     }
   }
   const tags = tagSet(projection)

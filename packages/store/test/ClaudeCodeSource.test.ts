@@ -8,10 +8,12 @@ import * as Projection from "@weft/kernel/Projection"
 import * as Usage from "@weft/kernel/projections/Usage"
 import { Effect, Either, Equal, Exit, Schema } from "effect"
 import * as fc from "fast-check"
+import * as nodeFs from "node:fs"
 import * as path from "node:path"
 import * as ClaudeCode from "../src/ClaudeCodeSource.js"
 import type { SourceFile } from "../src/ProjectionRunner.js"
 import * as ProjectionRunner from "../src/ProjectionRunner.js"
+import * as ProjectionWorker from "../src/ProjectionWorker.js"
 
 // --- Claude Code lines, shaped as Claude Code writes them ---------------------------------------
 
@@ -241,11 +243,16 @@ const writeFixture = (root: string) =>
 
 const file: SourceFile = { path: "/x/projects/p/s.jsonl", sessionId: "s-from-file", project: "p" }
 
-/** The reader's envelopes for each line, as the runner gives them (numbered from 1). */
+/** A line's UTF-8 bytes read as Latin-1, a character per byte: how the runner hands a line to a `latin1` reader. */
+const bytesOf = (line: string) => Buffer.from(line, "utf8").toString("latin1")
+
+/** The reader's envelopes for each line, as the runner gives them (numbered from 1, as bytes to a `latin1` reader). */
 const decodeAll = (projection: Projection.Any, lines: ReadonlyArray<string>) => {
   const reader = ClaudeCode.reader(projection)
   return lines.map((line, i) =>
-    reader.mayHold(line) ? reader.decode(line, file, i + 1) : Either.right<ReadonlyArray<Envelope>>([])
+    reader.mayHold(bytesOf(line))
+      ? reader.decode(reader.latin1 === true ? bytesOf(line) : line, file, i + 1)
+      : Either.right<ReadonlyArray<Envelope>>([])
   )
 }
 
@@ -257,7 +264,87 @@ const transcriptLike = Projection.make({
   evolve: (state, envelope) => [...state, envelope]
 })
 
+/** A line's bytes with `[0xff, 0xc3]`, bytes that are no UTF-8, in place of `BAD` if it holds it. */
+const withBadBytes = (line: string): Buffer => {
+  const bytes = Buffer.from(line, "utf8")
+  const at = bytes.indexOf("BAD")
+  if (at < 0) return bytes
+  return Buffer.concat([bytes.subarray(0, at), Buffer.from([0xff, 0xc3]), bytes.subarray(at + 3)])
+}
+
+/** Responses whose session, ids, models and subagent are not ASCII, one model's bytes not even UTF-8. */
+const unicodeSession: ReadonlyArray<Buffer> = [
+  assistant("séance-ü-1", {
+    id: "msg_é",
+    requestId: "req_日本",
+    model: "modèle-ü",
+    content: [{ type: "text", text: "naïve" }],
+    usage: tokens(3, 4, 5, 6),
+    at: "2025-08-03T10:00:00.000Z"
+  }),
+  assistant("séance-ü-1", {
+    id: "msg_é",
+    requestId: "req_日本",
+    model: "modèle-ü",
+    content: [{ type: "text", text: "naïve ✓" }],
+    usage: tokens(3, 9, 5, 6),
+    at: "2025-08-03T10:00:01.000Z"
+  }),
+  assistant("séance-ü-1", {
+    id: "msg_🎉",
+    requestId: "req_ß",
+    model: "claude-ü-BAD-x",
+    content: [{ type: "text", text: "🎉" }],
+    usage: tokens(1, 2, 0, 7),
+    at: "2025-08-03T10:00:02.000Z",
+    extra: { isSidechain: true, agentId: "agent-é" }
+  })
+].map((line) => withBadBytes(JSON.stringify(line)))
+
 describe("ClaudeCodeSource", () => {
+  it.scoped("usage of lines that are not ASCII: as JSON.parse reads them, on one thread and in a worker", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const root = yield* fs.makeTempDirectoryScoped()
+      const home = yield* fs.makeTempDirectoryScoped()
+      const projects = path.join(root, "projects", "-Users-bill-ünï")
+      yield* fs.makeDirectory(projects, { recursive: true })
+      const sessionFile = path.join(projects, "séance-ü-1.jsonl")
+      yield* fs.writeFile(sessionFile, Buffer.concat(unicodeSession.flatMap((line) => [line, Buffer.from("\n")])))
+      const source = ClaudeCode.sourceFileOf(path.join(root, "projects"), sessionFile)
+      // The reference: every line decoded as UTF-8 and parsed.
+      const byJson = Projection.fold(
+        Usage.projection,
+        unicodeSession.flatMap((line, i) => Either.getOrThrow(envelopesByParsing(line.toString("utf8"), i + 1, source)))
+      )
+      const keys = (state: Usage.State) => Usage.entries(state).map((e) => JSON.stringify(e)).sort()
+      assert.deepStrictEqual(keys(byJson).length, 2)
+      assert.isTrue(keys(byJson).some((e) => e.includes("claude-ü-\ufffd\ufffd-x")))
+
+      const oneThread = yield* ProjectionRunner.run(home, Usage.projection, ClaudeCode.claudeCodeSource(root), {
+        checkpoint: false,
+        lenient: true
+      })
+      assert.deepStrictEqual(keys(oneThread.state), keys(byJson))
+
+      // A worker thread's fold (`ProjectionWorker.foldFiles`, here on this thread): the reader it resolves reads bytes too.
+      const files = yield* ClaudeCode.claudeCodeSource(root).files
+      const done = yield* ProjectionWorker.foldFiles(
+        {
+          projection: { _tag: "Builtin", name: "usage" },
+          format: { _tag: "ClaudeCode" },
+          files: files.map((file) => ({ file, from: 0, end: nodeFs.statSync(file.path).size, line: 0 })),
+          lenient: true,
+          name: Usage.projection.name,
+          version: Usage.projection.version
+        },
+        { projection: () => Effect.succeed(Usage.projection), format: () => ClaudeCode.reader },
+        () => undefined
+      )
+      const inWorker = yield* Schema.decodeUnknown(Usage.projection.codec!)(done.state)
+      assert.deepStrictEqual(keys(inWorker), keys(byJson))
+    }).pipe(Effect.provide(NodeContext.layer)))
+
   it.scoped("lists every .jsonl under projects/, sorted, a subagent's file under its session", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
@@ -502,7 +589,7 @@ const usageObject = fc.record({
   output: maybe(fc.nat()),
   cacheWrite: maybe(fc.nat()),
   cacheRead: maybe(fc.nat()),
-  speed: maybe(fc.constantFrom("standard", "fast", "slow")),
+  speed: maybe(fc.constantFrom("standard", "fast", "slow", "fäst", "\\u0066ast")),
   nested: fc.boolean()
 }).map((u) => {
   const out: Record<string, unknown> = {}
@@ -515,22 +602,45 @@ const usageObject = fc.record({
   return out
 })
 
+/** Values the generator writes with their backslash as a JSON escape rather than as text. */
+const ESCAPED = [
+  "msg_\\u0031",
+  "msg_\\u00e9é",
+  "2025-08-01T10:00:00.000Z\\u00e9",
+  "2025-08-01T10:00:00.000\\u005a",
+  "\\u0066ast"
+]
+
 const claudeLine = fc.record({
-  sessionId: maybe(fc.constantFrom(SESSION, "s-2")),
+  sessionId: maybe(fc.constantFrom(SESSION, "s-2", "séance-日本-0001")),
   cwd: maybe(fc.constantFrom("/Users/bill/app", "/tmp/naïve")),
-  version: maybe(fc.constantFrom("1.0.80", "2.0.1-beta", "x1.0.0")),
+  version: maybe(fc.constantFrom("1.0.80", "2.0.1-beta", "x1.0.0", "1.0.٣", "2.0.0-β")),
   isSidechain: maybe(fc.boolean()),
   agentId: maybe(fc.constantFrom("a1b2c3d4", "agent-é")),
-  messageId: maybe(fc.constantFrom("msg_1", "msg_2", "msg_\\u0031")),
-  model: maybe(fc.constantFrom("claude-sonnet-4-20250514", "<synthetic>")),
+  messageId: maybe(fc.constantFrom("msg_1", "msg_2", "msg_\\u0031", "msg_é", "msg_01ÄÖÜ-🎉-ünïcödé", "msg_\\u00e9é")),
+  model: maybe(
+    fc.constantFrom("claude-sonnet-4-20250514", "<synthetic>", "modèle-ü", "claude-日本語-sonnet-4-5-20250929")
+  ),
   content: maybe(fc.array(block, { maxLength: 3 })),
   usage: maybe(usageObject),
-  requestId: maybe(fc.constantFrom("req_1", "req_2")),
+  requestId: maybe(fc.constantFrom("req_1", "req_2", "req_ß", "req_0123456789-ÿ")),
   costUSD: maybe(fc.constantFrom(0.01, 3)),
   isApiErrorMessage: maybe(fc.boolean()),
-  timestamp: maybe(fc.constantFrom("2025-08-01T10:00:00.000Z", "2025-08-01T10:00:00Z", "2025-08-01 10:00", "")),
-  uuid: maybe(fc.uuid()),
-  parentUuid: maybe(fc.oneof(fc.uuid(), fc.constant(null))),
+  timestamp: maybe(
+    fc.constantFrom(
+      "2025-08-01T10:00:00.000Z",
+      "2025-08-01T10:00:00Z",
+      "2025-08-01 10:00",
+      "",
+      "2025-08-01T10:00:00.000Ｚ",
+      "２025-08-01T10:00:00Z",
+      "2025-08-01T10:00:00.٠٠٠Z",
+      "2025-08-01T10:00:00.000Z\\u00e9",
+      "2025-08-01T10:00:00.000\\u005a"
+    )
+  ),
+  uuid: maybe(fc.oneof(fc.uuid(), fc.constant("uuid-é-ü-00000000000000"))),
+  parentUuid: maybe(fc.oneof(fc.uuid(), fc.constant(null), fc.constant("parent-日本語-0000000000"))),
   type: fc.constantFrom("assistant", "user"),
   toolUseResult: fc.boolean()
 }).map((l) => {
@@ -555,8 +665,10 @@ const claudeLine = fc.record({
   put(line, "uuid", l.uuid)
   put(line, "timestamp", l.timestamp)
   if (l.toolUseResult) line["toolUseResult"] = { usage: { input_tokens: 4000, output_tokens: 1000 } }
-  // `msg_\u0031` as written: an escape in a value the scan reads.
-  return JSON.stringify(line).replace("msg_\\\\u0031", "msg_\\u0031")
+  // Each of ESCAPED as written: its backslash starts a JSON escape, in a value the scan reads.
+  let text = JSON.stringify(line)
+  for (const value of ESCAPED) text = text.replace(JSON.stringify(value), `"${value}"`)
+  return text
 })
 
 /** What may happen to a line on disk: nothing mostly; else cut, joined to another, a byte lost, spaced, keys repeated or escaped. */
@@ -592,6 +704,16 @@ const damaged = fc.tuple(claudeLine, claudeLine, fc.nat(), fc.nat({ max: 12 })).
   }
 })
 
+/** The usage reader's envelopes for a line by JSON.parse alone, or "not JSON". */
+const envelopesByParsing = (
+  line: string,
+  seq: number,
+  from: SourceFile = file
+): Either.Either<ReadonlyArray<Envelope>, string> =>
+  Either.map(byParsing(line), (usage) => usage === undefined ? [] : [ClaudeCode.usageEnvelope(usage, from, seq)])
+
+const usageReader = ClaudeCode.reader(Usage.projection)
+
 describe("the usage scan", () => {
   it("reads every line as JSON.parse does: the same usage, the same lines skipped, the same lines not JSON", () => {
     let decided = 0, total = 0
@@ -601,9 +723,17 @@ describe("the usage scan", () => {
         const parsed = byParsing(line)
         if (Either.isLeft(parsed) && Either.isRight(scanned) && SUSPECT.test(line)) return
         assert.deepStrictEqual(Either.mapLeft(scanned, () => "not JSON"), parsed, line)
+        // Given the line's bytes, as the runner gives them: the same, strings decoded as UTF-8.
+        const bytes = bytesOf(line)
+        assert.deepStrictEqual(Either.mapLeft(ClaudeCode.usageLineOfBytes(bytes), () => "not JSON"), parsed, line)
         if (line.includes(ClaudeCode.USAGE_MARKER)) {
+          assert.deepStrictEqual(
+            Either.mapLeft(usageReader.decode(bytes, file, 7), () => "not JSON"),
+            envelopesByParsing(line, 7),
+            line
+          )
           total++
-          if (ClaudeCode.scanUsageLine(line) !== ClaudeCode.DECIDE_BY_PARSING) decided++
+          if (ClaudeCode.scanUsageLine(bytes) !== ClaudeCode.DECIDE_BY_PARSING) decided++
         }
       }),
       { numRuns: 3000 }
@@ -612,10 +742,31 @@ describe("the usage scan", () => {
     assert.isAbove(decided / total, 0.5)
   })
 
+  it("reads bytes that are not UTF-8 as the decoded line reads them: each bad sequence one U+FFFD", () => {
+    const bad = fc.constantFrom([0x80], [0xff], [0xc3], [0xe2, 0x82], [0xf0, 0x9f, 0x8e], [0xc0, 0xaf], [
+      0xed,
+      0xa0,
+      0x80
+    ])
+    fc.assert(
+      fc.property(claudeLine, fc.nat(), bad, (line, at, inserted) => {
+        const utf8 = Buffer.from(line, "utf8")
+        const i = at % (utf8.length + 1)
+        const bytes = Buffer.concat([utf8.subarray(0, i), Buffer.from(inserted), utf8.subarray(i)])
+        const text = bytes.toString("utf8")
+        const parsed = byParsing(text)
+        const scanned = ClaudeCode.usageLineOfBytes(bytes.toString("latin1"))
+        if (Either.isLeft(parsed) && Either.isRight(scanned) && SUSPECT.test(text)) return
+        assert.deepStrictEqual(Either.mapLeft(scanned, () => "not JSON"), parsed, text)
+      }),
+      { numRuns: 2000 }
+    )
+  })
+
   it("decides every line of the fixture itself, as JSON.parse would", () => {
     for (const line of [...mainSession, ...subagentFile, ...otherSession]) {
       if (!line.includes(ClaudeCode.USAGE_MARKER) || !line.endsWith("}")) continue
-      const scanned = ClaudeCode.scanUsageLine(line)
+      const scanned = ClaudeCode.scanUsageLine(bytesOf(line))
       assert.notStrictEqual(scanned, ClaudeCode.DECIDE_BY_PARSING, `the scan left this line to JSON.parse: ${line}`)
       assert.deepStrictEqual(Either.mapLeft(ClaudeCode.usageLine(line), () => "not JSON"), byParsing(line))
     }
