@@ -7,7 +7,7 @@
  * request. The Anthropic layer is `ModelClientAnthropic.layerAnthropic`.
  */
 import { FileSystem } from "@effect/platform"
-import { Context, Effect, Either, Layer, Ref, Schema, Stream } from "effect"
+import { Context, Effect, Either, Layer, Random, Ref, Schema, Stream } from "effect"
 import type { ModelRequest, ModelResponse, StopReason, Usage } from "./Messages.js"
 import {
   AssistantBlock,
@@ -81,23 +81,22 @@ export type ScriptStep = typeof ScriptStep.Type
 const stopReasonOf = (step: { readonly content: ModelResponse["content"] }): StopReason =>
   step.content.some((block) => block.type === "tool_use") ? "tool_use" : "end_turn"
 
-/** A 32-bit FNV-1a of a string, as 8 hex digits. */
-const fnv1a = (text: string): string => {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193)
-  return (hash >>> 0).toString(16).padStart(8, "0")
-}
-
 /**
- * A response from a step, filling in what a script may leave out. A scripted message id names the
- * step and the request it answers, so two sessions on one script do not share ids (usage counts a
- * response once per message id and request id, as ccusage does), while a replay gets the same ones.
+ * A response from a step, filling in what a script may leave out. A scripted message id is
+ * `<prefix>_<n>`: each scripted client draws its own prefix, so two sessions on one script do not
+ * share ids (usage counts a response once per message id and request id, as ccusage does). A
+ * replay never asks the model, so it reads the ids the run recorded.
  */
-export const respond = (step: ScriptStep, request: ModelRequest, n: number): Either.Either<ModelResponse, ModelError> =>
+export const respond = (
+  step: ScriptStep,
+  request: ModelRequest,
+  n: number,
+  prefix = "msg_scripted"
+): Either.Either<ModelResponse, ModelError> =>
   "error" in step
     ? Either.left(new ModelError({ retryable: false, ...step.error }))
     : Either.right({
-      id: step.id ?? `msg_scripted_${n}_${fnv1a(JSON.stringify([request.system, request.messages]))}`,
+      id: step.id ?? `${prefix}_${n}`,
       model: request.model,
       content: step.content,
       stop_reason: step.stop_reason === undefined ? stopReasonOf(step) : step.stop_reason,
@@ -112,8 +111,12 @@ export const estimateUsage = (request: ModelRequest, content: ModelResponse["con
   output_tokens: Math.min(request.max_tokens, Math.ceil(JSON.stringify(content).length / 4))
 })
 
+/** The message id prefix of one scripted or fake client: its own, from `Random`. */
+const idPrefix = Effect.map(Random.nextInt, (n) => `msg_scripted_${(n >>> 0).toString(36)}`)
+
 export const makeScripted = (steps: ReadonlyArray<ScriptStep>): Effect.Effect<Service> =>
   Effect.gen(function*() {
+    const prefix = yield* idPrefix
     const next = yield* Ref.make(0)
     return fromCreate((request) =>
       Ref.getAndUpdate(next, (n) => n + 1).pipe(Effect.flatMap((n) => {
@@ -127,7 +130,7 @@ export const makeScripted = (steps: ReadonlyArray<ScriptStep>): Effect.Effect<Se
             retryable: false
           })
         }
-        return respond(step, request, n + 1)
+        return respond(step, request, n + 1, prefix)
       }))
     )
   })
@@ -180,12 +183,13 @@ export const layerFake = (
     ModelClient,
     Effect.gen(function*() {
       const count = yield* Ref.make(0)
+      const prefix = yield* idPrefix
       return fromCreate((request) =>
         Effect.gen(function*() {
           const n = yield* Ref.updateAndGet(count, (c) => c + 1)
           const produced = answer(request, n)
           const step = Effect.isEffect(produced) ? yield* produced : produced
-          return yield* respond(step, request, n)
+          return yield* respond(step, request, n, prefix)
         })
       )
     })
