@@ -57,12 +57,8 @@ type Field = typeof FIELDS[number]
 
 type PerField<A> = { readonly [F in Field]: A }
 
-/**
- * Entries sorted by key, in columns, never changed once made: what a checkpoint decodes to and
- * `merge` makes. Loading 40,000 entries this way costs a few typed arrays, not 40,000 objects
- * and a `Map`; a key is found by binary search, cutting out only the keys it compares with.
- */
-interface Base {
+/** A base's columns as read, keys and instants cut by their lengths; `assemble` checks them. */
+interface Parts {
   readonly size: number
   /** Every key, one after the other, each `keyLengths[i]` long. */
   readonly keys: string
@@ -80,6 +76,14 @@ interface Base {
   readonly output: Numbers
   readonly cacheWrite: Numbers
   readonly cacheRead: Numbers
+}
+
+/**
+ * Entries sorted by key, in columns, never changed once made: what a checkpoint decodes to and
+ * `merge` makes. Loading 40,000 entries this way costs a few typed arrays, not 40,000 objects
+ * and a `Map`; a key is found by binary search, cutting out only the keys it compares with.
+ */
+interface Base extends Parts {
   /** Where each key and instant ends, made from their lengths once needed (a cache, as `encoded`). */
   ends: Ends | undefined
   /** How many rows use each string of `tables`, once needed (a cache). */
@@ -915,23 +919,6 @@ const encodeBase = (base: Base): Columns => {
     }
   }
   return base.encoded
-}
-
-/** A base's columns as read, keys and instants cut by their lengths; `assemble` checks them. */
-interface Parts {
-  readonly size: number
-  readonly keys: string
-  readonly keyLengths: Counts
-  readonly at: string
-  readonly atLengths: Counts
-  readonly tables: PerField<ReadonlyArray<string>>
-  readonly model: Counts
-  readonly session: Counts
-  readonly agent: Counts
-  readonly input: Numbers
-  readonly output: Numbers
-  readonly cacheWrite: Numbers
-  readonly cacheRead: Numbers
 }
 
 /** An array of strings, each once; `sorted`: in ascending order. */
