@@ -396,8 +396,12 @@ const BB = "(?<![\\p{L}\\p{N}])"
 const EN_ADVERBS = "(?: (?:really|strongly|much|generally|usually|definitely|honestly|just|still|also|always|" +
   "totally|do|personally|very much|truly|absolutely|far|tend to|have come to))*"
 
-/** Preferences first ("I'm a fan of" is not an identity), then identity, facts and instructions. */
-const RULES: ReadonlyArray<Rule> = [
+/**
+ * Preferences first ("I'm a fan of" is not an identity), then identity, facts and instructions.
+ * Made on first use (`RULES`): compiling a hundred Unicode patterns costs ~10 ms, which every
+ * command of the CLI would otherwise pay at start-up, most never extracting anything.
+ */
+const makeRules = (): ReadonlyArray<Rule> => [
   // Preferences.
   rule(
     "preference",
@@ -627,6 +631,9 @@ const RULES: ReadonlyArray<Rule> = [
   )
 ]
 
+let rules: ReadonlyArray<Rule> | undefined
+const RULES = (): ReadonlyArray<Rule> => rules ??= makeRules()
+
 /** Says that a statement is about now, not a lasting fact: "our tests are failing", "the repo is broken today". */
 const TRANSIENT = new RegExp(
   `(?:^|[^\\p{L}\\p{N}])(?:broken|down|failing|failed|wrong|slow|flaky|crashing|crashed|stuck|missing|not working|` +
@@ -679,7 +686,7 @@ const tidy = (text: string, capital: boolean): string => {
 const hasContent = (text: string) => (text.match(/[\p{L}\p{N}]/gu)?.length ?? 0) >= 2
 
 const classify = (folded: string): Category | undefined => {
-  for (const { category, pattern, reaction } of RULES) {
+  for (const { category, pattern, reaction } of RULES()) {
     const match = pattern.exec(folded)
     if (match === null) continue
     if (reaction === "object") {
