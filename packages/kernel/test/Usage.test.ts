@@ -54,6 +54,12 @@ const responded = (line: Line): Envelope => {
 const fold = (envelopes: ReadonlyArray<Envelope>) => Projection.fold(Usage.projection, envelopes)
 const sorted = (state: Usage.State) => Usage.entries(state).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
 const totalTokens = (state: Usage.State) => Usage.report(state, { by: "day" }).totals.totalTokens
+/** The state's checkpoint, as JSON text would give it back. */
+const checkpointOf = (state: Usage.State): Record<string, any> =>
+  JSON.parse(JSON.stringify(Schema.encodeSync(Usage.codec)(state)))
+const decode = (json: unknown) => Schema.decodeUnknownSync(Usage.codec)(json)
+/** What the state's checkpoint decodes to. */
+const checkpointed = (state: Usage.State) => sorted(decode(checkpointOf(state)))
 
 describe("usage: what is counted (ccusage's rules)", () => {
   it("a response streamed three times with growing output counts once, with its largest line", () => {
@@ -189,9 +195,7 @@ describe("usage: the state", () => {
 
   it("a state decoded from a checkpoint or merged stays what it was when folding goes on from it, or branches", () => {
     fc.assert(fc.property(lines, lines, lines, lines, (start, middle, left, right) => {
-      const decoded = Schema.decodeUnknownSync(Usage.codec)(
-        JSON.parse(JSON.stringify(Schema.encodeSync(Usage.codec)(fold(start))))
-      )
+      const decoded = decode(checkpointOf(fold(start)))
       for (const base of [decoded, Usage.merge(fold(start), fold(middle))]) {
         const history = base === decoded ? start : [...start, ...middle]
         const before = sorted(base)
@@ -208,7 +212,8 @@ describe("usage: the state", () => {
           const [state, folded] of [[base, history], [half, [...history, ...left.slice(0, left.length >> 1)]]] as const
         ) {
           assert.strictEqual(Usage.size(state), Usage.size(fold(folded)))
-          assert.deepStrictEqual(Schema.encodeSync(Usage.codec)(state), Schema.encodeSync(Usage.codec)(fold(folded)))
+          // What it writes, an overlay over the checkpoint's base or one new base, holds the fold's entries.
+          assert.deepStrictEqual(checkpointed(state), sorted(fold(folded)))
         }
       }
     }))
@@ -304,7 +309,7 @@ describe("usage: the state", () => {
     }
   })
 
-  it("a resumed fold and a merge encode as one fold does, whichever lines replaced the checkpoint's", () => {
+  it("a resumed fold and a merge write one fold's entries, whichever lines replaced the checkpoint's", () => {
     // Lines of a response in other sessions, agents and models: replacing one may leave a string unused.
     const varied = fc.array(
       line.map((l) => ({
@@ -316,16 +321,18 @@ describe("usage: the state", () => {
     )
     fc.assert(fc.property(varied, fc.nat(), (envelopes, at) => {
       const cut = at % (envelopes.length + 1)
-      const whole = Schema.encodeSync(Usage.codec)(fold(envelopes))
-      const checkpoint = JSON.parse(JSON.stringify(Schema.encodeSync(Usage.codec)(fold(envelopes.slice(0, cut)))))
+      const whole = checkpointOf(fold(envelopes))
       const resumed = Projection.fold(
         Usage.projection,
         envelopes.slice(cut),
-        Schema.decodeUnknownSync(Usage.codec)(checkpoint)
+        decode(checkpointOf(fold(envelopes.slice(0, cut))))
       )
-      assert.deepStrictEqual(Schema.encodeSync(Usage.codec)(resumed), whole)
+      const written = checkpointOf(resumed)
+      assert.deepStrictEqual(sorted(decode(written)), sorted(fold(envelopes)))
+      // Made into one base, it is the one form: no string of a replaced row left in a table.
+      if (written.overlay === undefined) assert.deepStrictEqual(written, whole)
       const merged = Usage.merge(fold(envelopes.slice(0, cut)), fold(envelopes.slice(cut)))
-      assert.deepStrictEqual(Schema.encodeSync(Usage.codec)(merged), whole)
+      assert.deepStrictEqual(checkpointOf(merged), whole)
       assert.strictEqual(Usage.size(resumed), Usage.size(fold(envelopes)))
     }))
   })
@@ -444,11 +451,174 @@ describe("usage: the state", () => {
   })
 })
 
+describe("usage: a checkpoint is a base and an overlay", () => {
+  const entry = (i: number): Usage.Entry => ({
+    key: `msg_${String(i).padStart(3, "0")}:req`,
+    at: `2025-08-01T10:${String(i % 60).padStart(2, "0")}:00.000Z`,
+    model: i % 2 === 0 ? "claude-sonnet-4-5" : "claude-opus-4-1",
+    sessionId: `s${i % 3}`,
+    agentId: "main",
+    input: 10,
+    output: 0,
+    cacheWrite: 0,
+    cacheRead: 1000 * i
+  })
+  /** A checkpoint of 160 entries, as read back from its file: overlays of up to 10 rows go over it. */
+  const base = () => checkpointOf(Usage.fromEntries(Array.from({ length: 160 }, (_, i) => entry(i))))
+  /** A line of the response `msg_<i>:req` with these input tokens. */
+  const again = (i: number, input: number) =>
+    responded({ messageId: `msg_${String(i).padStart(3, "0")}`, requestId: "req", input, model: "claude-haiku-4-5" })
+  const keysOf = (columns: unknown) => sorted(decode(columns)).map((e) => e.key)
+
+  it("a resumed state writes the base's columns as it read them, and only new and replaced entries over them", () => {
+    const json = base()
+    const resumed = Projection.fold(Usage.projection, [
+      // More tokens than the base's row (10 + 5,000): replaces it.
+      again(5, 6000),
+      // Fewer than the base's: the base's row stays, and nothing is written for it.
+      again(7, 5),
+      again(500, 1)
+    ], decode(json))
+    const written = Schema.encodeSync(Usage.codec)(resumed) as Record<string, any>
+    // The very columns read: a writer can see by `===` that the long strings did not change.
+    for (const name of ["keys", "keyLengths", "at", "atLengths", "model", "session", "agent", "input", "cacheRead"]) {
+      assert.strictEqual(written[name], json[name], name)
+    }
+    assert.strictEqual(written.size, 160)
+    assert.deepStrictEqual(keysOf(written.overlay), ["msg_005:req", "msg_500:req"])
+    assert.deepStrictEqual(sorted(decode(JSON.parse(JSON.stringify(written)))), sorted(resumed))
+    assert.strictEqual(Usage.size(decode(written)), 161)
+    // Resumed and saved again: the same base, the overlay grown by what was folded since.
+    const twice = Projection.fold(Usage.projection, [again(501, 1), again(5, 1)], decode(written))
+    const rewritten = Schema.encodeSync(Usage.codec)(twice) as Record<string, any>
+    assert.strictEqual(rewritten.keys, json.keys)
+    assert.strictEqual(rewritten.cacheRead, json.cacheRead)
+    assert.deepStrictEqual(keysOf(rewritten.overlay), ["msg_005:req", "msg_500:req", "msg_501:req"])
+  })
+
+  it("an overlay of up to a sixteenth of the base's rows is written over it; one more makes one new base", () => {
+    const json = base()
+    const write = (n: number) => {
+      const more = Array.from({ length: n }, (_, i) => again(500 + i, 1))
+      return Schema.encodeSync(Usage.codec)(Projection.fold(Usage.projection, more, decode(json))) as Record<
+        string,
+        any
+      >
+    }
+    const most = write(10)
+    assert.strictEqual(most.keys, json.keys)
+    assert.strictEqual(most.overlay.size, 10)
+    const more = write(11)
+    assert.isUndefined(more.overlay)
+    assert.strictEqual(more.size, 171)
+    // Nothing folded since: the base alone, as it was read.
+    assert.deepStrictEqual(Schema.encodeSync(Usage.codec)(decode(json)), json)
+  })
+
+  it("an overlay's rows apply over the base by the fold's rule: more tokens replace, as many or fewer do not", () => {
+    const json = base()
+    const over = (e: Usage.Entry, input: number): Usage.Entry => ({ ...e, input, model: "claude-haiku-4-5" })
+    // Row 3's total is 3,010; row 4's 4,010; row 6's 6,010.
+    const overlay = checkpointOf(
+      Usage.fromEntries([over(entry(3), 10), over(entry(4), 9), over(entry(6), 11), entry(300)])
+    )
+    const state = decode({ ...json, overlay })
+    const byKey = new Map(Usage.entries(state).map((e) => [e.key, e]))
+    assert.strictEqual(Usage.size(state), 161)
+    assert.deepStrictEqual(byKey.get(entry(3).key), entry(3))
+    assert.deepStrictEqual(byKey.get(entry(4).key), entry(4))
+    assert.deepStrictEqual(byKey.get(entry(6).key), over(entry(6), 11))
+    assert.deepStrictEqual(byKey.get(entry(300).key), entry(300))
+    // A checkpoint without a base but with an overlay is its overlay's entries.
+    const none = checkpointOf(Usage.empty)
+    assert.deepStrictEqual(sorted(decode({ ...none, overlay })), sorted(decode(overlay)))
+  })
+
+  it("a malformed overlay does not decode, and says it is the overlay", () => {
+    const json = base()
+    const overlay = checkpointOf(Usage.fromEntries([entry(300), entry(301)]))
+    assert.doesNotThrow(() => decode({ ...json, overlay }))
+    const base64 = (array: Uint8Array) => Buffer.from(array).toString("base64")
+    const broken: ReadonlyArray<unknown> = [
+      null,
+      [],
+      "msg_300:req",
+      { ...overlay, size: 3 },
+      { ...overlay, keys: `${entry(301).key}${entry(300).key}` }, // not in ascending order
+      { ...overlay, keys: `${entry(300).key}${entry(300).key}` }, // a key twice
+      { ...overlay, models: ["claude-sonnet-4-5", "claude-opus-4-1"] }, // not sorted
+      { ...overlay, sessions: ["s0", "s1", "s2"] }, // a string no row uses
+      { ...overlay, model: base64(new Uint8Array([0, 2])) }, // an index past its table
+      { ...overlay, input: "A A=" },
+      { ...overlay, cacheRead: Buffer.from(new Float64Array([1, Number.NaN]).buffer).toString("base64") },
+      // The earlier form is a whole checkpoint's, never an overlay's.
+      { keys: [entry(300).key], at: [entry(300).at], strings: ["m", "s", "a"], model: [0], session: [1], agent: [2] }
+    ]
+    for (const bad of broken) {
+      const result = Schema.decodeUnknownEither(Usage.codec)({ ...json, overlay: bad })
+      assert.isTrue(Either.isLeft(result), JSON.stringify(bad))
+      if (Either.isLeft(result)) assert.include(result.left.message, "overlay", JSON.stringify(bad))
+    }
+  })
+
+  it("resumed and saved round after round, a checkpoint holds what one fold does: overlays grow, then a new base", () => {
+    // More responses than `lines` has, so that a base outweighs what is folded after it.
+    const many = fc.array(
+      fc.tuple(line, fc.nat({ max: 15 })).map(([l, n]) =>
+        responded({ ...l, messageId: l.messageId === undefined ? undefined : `${l.messageId}.${n}` })
+      ),
+      { minLength: 20, maxLength: 150, size: "medium" }
+    )
+    const seen = { overlay: 0, replacing: 0, grown: 0, rebased: 0 }
+    fc.assert(fc.property(many, fc.array(fc.nat({ max: 6 }), { maxLength: 10 }), (envelopes, rounds) => {
+      // A first fold, then rounds of a few lines each, every one resumed from the last checkpoint.
+      let end = envelopes.length - rounds.reduce((sum, n) => sum + n, 0)
+      const cuts = [Math.max(0, end), ...rounds.map((n) => Math.max(0, end += n))]
+      let state = Usage.empty
+      let from = 0
+      let previous: Record<string, any> | undefined
+      for (const cut of cuts) {
+        state = Projection.fold(Usage.projection, envelopes.slice(from, cut), state)
+        from = cut
+        const json = checkpointOf(state)
+        state = decode(json)
+        assert.deepStrictEqual(sorted(state), sorted(fold(envelopes.slice(0, cut))))
+        if (json.overlay !== undefined) {
+          seen.overlay++
+          assert.isAtMost(json.overlay.size * 16, json.size)
+          const baseKeys = new Set(keysOf({ ...json, overlay: undefined }))
+          if (keysOf(json.overlay).some((key) => baseKeys.has(key))) seen.replacing++
+          if (previous?.overlay !== undefined && previous.keys === json.keys) {
+            if (json.overlay.size > previous.overlay.size) seen.grown++
+          }
+        } else if (previous?.overlay !== undefined && json.size > previous.size) {
+          seen.rebased++
+        }
+        previous = json
+      }
+    }))
+    // The runs went through every case: overlays written, replacing base rows, growing, made into a new base.
+    for (const [name, count] of Object.entries(seen)) assert.isAbove(count, 0, name)
+  })
+})
+
 layer(Recorded.layer)("usage over a recorded run", (it) => {
   const laws = Recorded.laws(Usage.projection, { splitSessions: true })
   it.effect("merge of sessions", () => laws.mergeOfSessions)
   it.effect("merge of parts", () => laws.mergeOfParts)
-  it.effect("codec round trip", () => laws.codecRoundTrip)
+  // The law every built-in keeps, but for entries: a resumed state writes an overlay, where one fold writes none.
+  it.effect("codec round trip: a checkpoint of any prefix decodes as it was, and folding on ends the same", () =>
+    Effect.gen(function*() {
+      const { envelopes } = yield* Recorded.Run
+      for (let n = 0; n <= envelopes.length; n++) {
+        const json = checkpointOf(fold(envelopes.slice(0, n)))
+        const back = decode(json)
+        assert.deepStrictEqual(Schema.encodeSync(Usage.codec)(back), json)
+        const resumed = Projection.fold(Usage.projection, envelopes.slice(n), back)
+        assert.deepStrictEqual(sorted(resumed), sorted(fold(envelopes)))
+        assert.deepStrictEqual(checkpointed(resumed), sorted(fold(envelopes)))
+      }
+    }))
   it.effect("every response of every agent is counted once, with the tokens the log holds", () =>
     Effect.gen(function*() {
       const { envelopes } = yield* Recorded.Run

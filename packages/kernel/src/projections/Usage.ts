@@ -17,6 +17,10 @@
  * later line (or a later partial fold, in `merge`) can still replace it. `ContextCompacted` (the
  * summary request of a compaction) counts like a response without a message id.
  *
+ * A checkpoint holds the state as a base, sorted columns written once, and an overlay of the
+ * entries added or replaced since (see `codec`): a run resumed from it writes the base's columns
+ * as it read them and the few entries it folded, not the whole state again.
+ *
  * Days are computed when reporting, in a time zone given then (ccusage uses the local one by
  * default and takes `--timezone`); the state holds instants only. Costs too are computed when
  * reporting, from `Pricing` (the defaults with settings' `pricing` over them): a model the table
@@ -123,7 +127,9 @@ interface Store {
  * its own version, so evolve costs a `Map` update rather than a copy and every state stays what
  * it was. Evolving a state that is not the latest of its store (branching) copies what it sees of
  * the map first; the base is shared. A key is looked up in the map, then in the base; an entry in
- * the map hides the base's row of its key. Encoding and `merge` make a new base of both.
+ * the map hides the base's row of its key. Encoding writes the base as it is and what the state
+ * sees of the map as an overlay, while that is small beside the base; else it makes a new base of
+ * both, as `merge` and reports do. Decoding gives the base back, the overlay's rows in the map.
  */
 export interface State {
   /** @internal */
@@ -816,6 +822,11 @@ interface Columns {
   readonly cacheRead: string
 }
 
+/** A checkpoint (see `codec`): a base's columns, with the entries the state holds over them. */
+interface Checkpoint extends Columns {
+  readonly overlay?: Columns
+}
+
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
 /** The narrowest of uint8, uint16 and uint32 that holds `max`, with `column`'s numbers. */
@@ -1072,7 +1083,7 @@ const finite = (column: Numbers): boolean => {
  * The base of checked parts, or why they are not one, in one loop over the rows, kept short
  * (it runs before the JIT has compiled it): keys and instants cut where their lengths say, keys
  * strictly ascending, indexes within their tables and every string of a table used — the one
- * form `encodeBase` writes, so that equal states have one encoding — and token counts finite.
+ * form `encodeBase` writes, so that equal bases have one encoding — and token counts finite.
  */
 const assemble = (parts: Parts): Base | string => {
   const { agent, at, atLengths, keyLengths, keys, model, session, size: n, tables } = parts
@@ -1129,10 +1140,11 @@ const assemble = (parts: Parts): Base | string => {
   }
 }
 
+const isRecord = (json: unknown): json is Record<string, unknown> =>
+  typeof json === "object" && json !== null && !Array.isArray(json)
+
 /** The base of checkpoint columns (either form), or why they are not one. */
-const decodeBase = (json: unknown): Base | string => {
-  if (typeof json !== "object" || json === null || Array.isArray(json)) return "expected { size, keys, … }"
-  const c = json as Record<string, unknown>
+const decodeBase = (c: Record<string, unknown>): Base | string => {
   const legacy = Array.isArray(c.keys)
   const parts = legacy ? readLegacyColumns(c) : readColumns(c)
   if (typeof parts === "string") return parts
@@ -1159,32 +1171,156 @@ const decodeBase = (json: unknown): Base | string => {
   return base
 }
 
-/** JSON in the shape of columns, checked only at the top: `decodeBase` checks the rest. */
+/**
+ * The state of a checkpoint, or why it is not one: its base, with the overlay's rows put over it
+ * as a fold would put them (a row replaces the base's of its key only with more tokens), each a
+ * node of the map at version 1. The overlay's rows cost a search of the base each, not a new base.
+ */
+const decodeState = (json: unknown): State | string => {
+  if (!isRecord(json)) return "expected { size, keys, … }"
+  const base = decodeBase(json)
+  if (typeof base === "string") return base
+  if (json.overlay === undefined) return stateOf(base)
+  if (!isRecord(json.overlay)) return "overlay: expected { size, keys, … }"
+  // The form `encodeBase` writes only: overlays came after the earlier form.
+  const parts = readColumns(json.overlay)
+  const overlay = typeof parts === "string" ? parts : assemble(parts)
+  if (typeof overlay === "string") return `overlay: ${overlay}`
+  const store: Store = { base, nodes: new Map(), latest: 1, fresh: 0, compacted: undefined }
+  const ends = endsOf(overlay)
+  for (let i = 0; i < overlay.size; i++) upsert(store, 1, makeNode(rowEntry(overlay, ends, i), -1, 1, undefined))
+  return store.nodes.size === 0 ? stateOf(base) : { store, version: 1 }
+}
+
+/**
+ * Most rows an overlay holds per row of its base: 1/16. Every load builds a node per overlay row
+ * (a search of the base each: about 7 µs a row before the JIT has compiled it), while a new base
+ * costs one pass over the state and a write of all of it (on 40,000 rows, some 25 ms to encode
+ * and as much again to write). At a sixteenth, the largest overlay (2,500 rows of 40,000) costs a
+ * load about what making a new base costs a save. Runs that fold 1% more each write overlays of
+ * 1%, 2%, … 6% of the rows, and the seventh a new base. A quarter would let overlays cost loads
+ * four times as much, and make the new base, with that many more entries, slower too.
+ */
+const OVERLAY_SHARE = 1 / 16
+
+/** What `codec` writes (see there): the base's own columns and an overlay, or the state as one new base. */
+const encodeState = (state: State): Checkpoint => {
+  const store = state.store
+  if (store !== undefined && store.base.size > 0) {
+    const overlay: Array<Node> = []
+    for (const head of store.nodes.values()) {
+      const node = visible(head, state.version)
+      if (node !== undefined) overlay.push(node)
+    }
+    if (overlay.length === 0) return encodeBase(store.base)
+    if (overlay.length <= store.base.size * OVERLAY_SHARE) {
+      // The base's cached columns: the very strings it was decoded from, or encoded once.
+      return { ...encodeBase(store.base), overlay: encodeBase(baseOfEntries(overlay)) }
+    }
+  }
+  return encodeBase(compact(state))
+}
+
+/** A sorted table of the strings of a column, each once, and where each row's string is in it. */
+const tabulate = (column: ReadonlyArray<string>): { readonly table: Array<string>; readonly indexes: Uint32Array } => {
+  const table = [...new Set(column)].sort(byString)
+  const where = new Map<string, number>()
+  for (let i = 0; i < table.length; i++) where.set(table[i]!, i)
+  const indexes = new Uint32Array(column.length)
+  for (let i = 0; i < column.length; i++) indexes[i] = where.get(column[i]!)!
+  return { table, indexes }
+}
+
+/**
+ * A base of entries with distinct keys (sorted here, in place): an overlay to write, a few hundred
+ * rows. Plainer than going through a store of their own and `compactAnew`, at half the cost: a
+ * resumed run writes it once, before the JIT has compiled any of it.
+ */
+const baseOfEntries = (entries: Array<Entry>): Base => {
+  entries.sort((x, y) => (x.key < y.key ? -1 : 1))
+  const n = entries.length
+  const keys: Array<string> = new Array(n)
+  const at: Array<string> = new Array(n)
+  const models: Array<string> = new Array(n)
+  const sessions: Array<string> = new Array(n)
+  const agents: Array<string> = new Array(n)
+  const keyLengths = new Uint32Array(n)
+  const atLengths = new Uint32Array(n)
+  const input = new Float64Array(n)
+  const output = new Float64Array(n)
+  const cacheWrite = new Float64Array(n)
+  const cacheRead = new Float64Array(n)
+  for (let i = 0; i < n; i++) {
+    const entry = entries[i]!
+    keys[i] = entry.key
+    keyLengths[i] = entry.key.length
+    at[i] = entry.at
+    atLengths[i] = entry.at.length
+    models[i] = entry.model
+    sessions[i] = entry.sessionId
+    agents[i] = entry.agentId
+    input[i] = entry.input
+    output[i] = entry.output
+    cacheWrite[i] = entry.cacheWrite
+    cacheRead[i] = entry.cacheRead
+  }
+  const model = tabulate(models)
+  const session = tabulate(sessions)
+  const agent = tabulate(agents)
+  return {
+    size: n,
+    keys: keys.join(""),
+    keyLengths,
+    at: at.join(""),
+    atLengths,
+    tables: { model: model.table, session: session.table, agent: agent.table },
+    model: model.indexes,
+    session: session.indexes,
+    agent: agent.indexes,
+    input,
+    output,
+    cacheWrite,
+    cacheRead,
+    ends: undefined,
+    uses: undefined,
+    encoded: undefined
+  }
+}
+
+/** JSON in the shape of columns, checked only at the top: `decodeState` checks the rest. */
 const ColumnsJson: Schema.Schema<Json> = Schema.declare(
-  (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u),
+  (u: unknown): u is Json => isRecord(u),
   { identifier: "UsageColumns", description: "usage columns: { size, keys, keyLengths, … }" }
 )
 
 /**
- * The checkpoint form: the state as one base (see `Base`), in columns. `keys` and `at` are the
- * keys and instants one after the other, cut by `keyLengths` and `atLengths`; `model`, `session`
- * and `agent` index `models`, `sessions` and `agents`, each the sorted strings the rows use.
- * Every numeric column is base64 of little-endian numbers, each as wide as the column needs (its
- * bytes over `size`): uint8, uint16 or uint32 for whole numbers, float64 for token counts that
- * are not. Parsing and writing a few long strings costs a fraction of 40,000 small values each,
- * and decoding builds no object per entry. Rows are sorted by key and tables by value, so equal
- * states, however folded or merged, write the same checkpoint. Checkpoints of the earlier form
- * (a JSON array per field) still decode.
+ * The checkpoint form: a base (see `Base`) in columns, and an `overlay` of the same columns holding
+ * the entries added or replaced since the base was made. `keys` and `at` are the keys and
+ * instants one after the other, cut by `keyLengths` and `atLengths`; `model`, `session` and
+ * `agent` index `models`, `sessions` and `agents`, each the sorted strings the rows use. Every
+ * numeric column is base64 of little-endian numbers, each as wide as the column needs (its bytes
+ * over `size`): uint8, uint16 or uint32 for whole numbers, float64 for token counts that are not.
+ * Parsing and writing a few long strings costs a fraction of 40,000 small values each, and
+ * decoding builds no object per entry of the base.
+ *
+ * A state decoded from a checkpoint, and folded on, writes its base's columns as they were read
+ * (the same strings: a writer can tell by `===` that they did not change) and what it folded as
+ * the overlay, so saving costs what changed, not the whole state. When the overlay would hold
+ * more than a sixteenth as many rows as the base (see `OVERLAY_SHARE`), or there is no base, the
+ * state is written as one new base without an overlay. Equal states may therefore write
+ * different checkpoints; they decode to the same entries. Overlay rows apply over the base by
+ * the fold's rule: a row replaces the base's of its key only with more tokens. Checkpoints
+ * without an overlay, and of the earlier form (a JSON array per field, no overlay), still decode.
  */
 export const codec: Schema.Schema<State, Json> = Schema.transformOrFail(ColumnsJson, StateFromSelf, {
   strict: true,
   decode: (json, _, ast) => {
-    const decoded = decodeBase(json)
+    const decoded = decodeState(json)
     return typeof decoded === "string"
       ? ParseResult.fail(new ParseResult.Type(ast, json, decoded))
-      : ParseResult.succeed(stateOf(decoded))
+      : ParseResult.succeed(decoded)
   },
-  encode: (state) => ParseResult.succeed(encodeBase(compact(state)) as unknown as Json)
+  encode: (state) => ParseResult.succeed(encodeState(state) as unknown as Json)
 })
 
 // Reports ---------------------------------------------------------------------------------------
