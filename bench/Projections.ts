@@ -342,18 +342,22 @@ const resumed = async (
     const first = await Children.run<FoldResult>(programs.ours, args)
     progress(`  ${corpus.kind}: first run ${seconds(first.ms)}, checkpoint written`)
     if (!sameTotals(first.totals, m.totals)) problems.push(`the first run found ${showTotals(first.totals)}`)
+    // The checkpoint: its head and its side files, each put back as the first run left it.
     const checkpoints = path.join(home, "projections", "usage")
     const written = fs.readdirSync(checkpoints, { recursive: true, encoding: "utf8" })
-      .map((name) => path.join(checkpoints, name)).filter((file) => file.endsWith(".json"))
-    if (written.length !== 1) throw new Error(`expected one checkpoint under ${checkpoints}, found ${written.length}`)
-    const checkpoint = { file: written[0]!, text: fs.readFileSync(written[0]!) }
+      .map((name) => path.join(checkpoints, name)).filter((file) => fs.statSync(file).isFile())
+    const heads = written.filter((file) => file.endsWith(".json"))
+    if (heads.length !== 1) throw new Error(`expected one checkpoint under ${checkpoints}, found ${heads.length}`)
+    const checkpoint = new Map(written.map((file) => [file, fs.readFileSync(file)]))
+    const folder = path.dirname(heads[0]!)
 
     const later: Array<FoldResult> = []
     for (let round = 0; round < CHECKPOINT_ROUNDS; round++) {
       if (round > 0) {
         for (const [rel, size] of sizes) fs.truncateSync(path.join(root, rel), size)
         for (const rel of m.extra.created) fs.rmSync(path.join(root, rel))
-        fs.writeFileSync(checkpoint.file, checkpoint.text)
+        for (const name of fs.readdirSync(folder)) fs.rmSync(path.join(folder, name))
+        for (const [file, bytes] of checkpoint) fs.writeFileSync(file, bytes)
       }
       for (const rel of m.extra.appended) {
         fs.appendFileSync(path.join(root, rel), fs.readFileSync(path.join(corpus.dir, "extra", "append", rel)))

@@ -14,6 +14,7 @@ import { Worker } from "node:worker_threads"
 import { encodeProjectPath } from "../src/Layout.js"
 import * as ProjectionRunner from "../src/ProjectionRunner.js"
 import type { Format, Result, RunOptions, WorkerSpawner } from "../src/ProjectionRunner.js"
+import { lengthy } from "./utils/lengthy.js"
 import { ordered, summing } from "./utils/summing.js"
 import type { Sums } from "./utils/summing.js"
 
@@ -111,9 +112,11 @@ const appendBytes = (lines: ReadonlyArray<Line>, skip: number, bytes: number) =>
 
 const totalBytes = (lines: ReadonlyArray<Line>) => lines.reduce((n, line) => n + Buffer.byteLength(line.text), 0)
 
-/** What folding the whole log must give: the pure fold of its envelopes, in log order. */
-const expected = (lines: ReadonlyArray<Line>): Sums =>
-  Projection.fold(summing, lines.map((line) => Either.getOrThrow(lineCodec.decode(line.text.slice(0, -1)))))
+/** What folding the whole log with `projection` must give: the pure fold of its envelopes, in log order. */
+const foldOf = <S>(projection: Projection.Projection<S>, lines: ReadonlyArray<Line>): S =>
+  Projection.fold(projection, lines.map((line) => Either.getOrThrow(lineCodec.decode(line.text.slice(0, -1)))))
+
+const expected = (lines: ReadonlyArray<Line>): Sums => foldOf(summing, lines)
 
 const tempHome = Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "weft-proj-" }))
 
@@ -315,13 +318,23 @@ layer(NodeContext.layer, { excludeTestServices: true })("ProjectionRunner", (it)
         const lines = linesOf(home, entries)
         const total = totalBytes(lines)
         const split = Math.floor(total * at)
+        // `lengthy` beside `summing`: a state of long strings, which its checkpoint keeps in side files.
+        const runLengthy = () => ProjectionRunner.run(home, lengthy, all(home))
         appendBytes(lines, 0, split)
         const before = yield* runAll(home)
         assert.isFalse(before.fromCheckpoint)
+        assert.isFalse((yield* runLengthy()).fromCheckpoint)
         appendBytes(lines, split, total - split)
         const after = yield* runAll(home)
         assert.isTrue(after.fromCheckpoint)
         assert.strictEqual(before.bytes + after.bytes, total)
+        const long = yield* runLengthy()
+        assert.isTrue(long.fromCheckpoint)
+        assert.deepStrictEqual(long.state, foldOf(lengthy, lines))
+        const longAgain = yield* runLengthy()
+        assert.isTrue(longAgain.fromCheckpoint)
+        assert.strictEqual(longAgain.bytes, 0)
+        assert.deepStrictEqual(longAgain.state, long.state)
 
         const otherLines = linesOf(other, entries)
         appendBytes(otherLines, 0, total)
