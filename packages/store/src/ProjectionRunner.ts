@@ -65,7 +65,7 @@ export type ProjectionRef = { readonly _tag: "Builtin"; readonly name: string } 
  * `decode` is given the line decoded as UTF-8 (or as Latin-1, see `latin1`), and its 1-based
  * number in the file.
  */
-export type FormatReader = (projection: Projection.Any) => {
+export type FormatReader = (projection: Projection.Any, reading?: Reading) => {
   readonly mayHold: (line: string) => boolean
   /**
    * An ASCII string without newlines such that `mayHold(line)` holds exactly when the line
@@ -83,6 +83,14 @@ export type FormatReader = (projection: Projection.Any) => {
     file: SourceFile,
     lineNumber: number
   ) => Either.Either<ReadonlyArray<Envelope>, string>
+}
+
+/**
+ * What a run is about to read, given to a `FormatReader`: a reader may decode in the way that
+ * suits the amount (a scanner that pays once compiled, or the native parser for a few megabytes).
+ */
+export interface Reading {
+  readonly bytes: number
 }
 
 /** How a source's files are listed and their lines turned into envelopes. */
@@ -152,7 +160,8 @@ export const weftSource = (home: string, selection: Selection): Format => {
   const sessionsIn = (dir: string, project: string): Array<SourceFile> =>
     fs.readdirSync(dir).sort().flatMap((name) => {
       const sessionId = sessionIdOf(name)
-      return sessionId === undefined ? [] : [{ path: nodePath.join(dir, name), sessionId, project }]
+      // `dir` is joined already and a name holds no separator: no normalizing, which costs more than the listing.
+      return sessionId === undefined ? [] : [{ path: `${dir}${nodePath.sep}${name}`, sessionId, project }]
     })
   const projectFolders = (): Array<{ readonly dir: string; readonly project: string }> => {
     if (!fs.existsSync(root)) return []
@@ -954,7 +963,7 @@ const foldHere = <S>(
 ) =>
   Effect.gen(function*() {
     const fold: Core.Fold<S, SourceFile> = {
-      reader: format.reader(projection),
+      reader: format.reader(projection, { bytes: items.reduce((n, item) => n + (item.end - item.from), 0) }),
       handles: handlesTag(projection),
       evolve: projection.evolve,
       lenient,

@@ -58,7 +58,9 @@ export const foldFiles = (
       })
     }
     const fold: Core.Fold<unknown, SourceFile> = {
-      reader: resolve.format(data.format)(projection),
+      reader: resolve.format(data.format)(projection, {
+        bytes: data.files.reduce((n, { end, from }) => n + (end - from), 0)
+      }),
       handles: handlesTag(projection),
       evolve: projection.evolve,
       lenient: data.lenient,

@@ -321,11 +321,16 @@ describe("ClaudeCodeSource", () => {
       assert.deepStrictEqual(keys(byJson).length, 2)
       assert.isTrue(keys(byJson).some((e) => e.includes("claude-ü-\ufffd\ufffd-x")))
 
-      const oneThread = yield* ProjectionRunner.run(home, Usage.projection, ClaudeCode.claudeCodeSource(root), {
-        checkpoint: false,
-        lenient: true
-      })
-      assert.deepStrictEqual(keys(oneThread.state), keys(byJson))
+      // Parsed (a small run), and scanned as bytes (as a run of SCAN_FROM_BYTES or more).
+      for (const scanFromBytes of [undefined, 0]) {
+        const oneThread = yield* ProjectionRunner.run(
+          home,
+          Usage.projection,
+          ClaudeCode.claudeCodeSource(root, scanFromBytes === undefined ? {} : { scanFromBytes }),
+          { checkpoint: false, lenient: true }
+        )
+        assert.deepStrictEqual(keys(oneThread.state), keys(byJson))
+      }
 
       // A worker thread's fold (`ProjectionWorker.foldFiles`, here on this thread): the reader it resolves reads bytes too.
       const files = yield* ClaudeCode.claudeCodeSource(root).files
@@ -338,11 +343,50 @@ describe("ClaudeCodeSource", () => {
           name: Usage.projection.name,
           version: Usage.projection.version
         },
-        { projection: () => Effect.succeed(Usage.projection), format: () => ClaudeCode.reader },
+        { projection: () => Effect.succeed(Usage.projection), format: () => ClaudeCode.readerScanningFrom(0) },
         () => undefined
       )
       const inWorker = yield* Schema.decodeUnknown(Usage.projection.codec!)(done.state)
       assert.deepStrictEqual(keys(inWorker), keys(byJson))
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("a run that reads less than SCAN_FROM_BYTES parses usage lines; a larger one scans them", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const root = yield* fs.makeTempDirectoryScoped()
+      const home = yield* fs.makeTempDirectoryScoped()
+      const projects = path.join(root, "projects", "-Users-bill-app")
+      yield* fs.makeDirectory(projects, { recursive: true })
+      // A raw tab inside a text the scan hops over: JSON.parse alone refuses the line (see the module's comment), so
+      // which of the two read it shows.
+      const raw = JSON.stringify(
+        assistant(SESSION, {
+          id: "msg_tab",
+          requestId: "req_tab",
+          content: [{ type: "text", text: "a@b" }],
+          usage: tokens(3, 4)
+        })
+      ).replace("a@b", "a\tb")
+      // A line after it: a last line that does not decode is a torn tail, left for later.
+      const after = JSON.stringify(
+        assistant(SESSION, { id: "msg_after", requestId: "req_after", content: [], usage: tokens(1, 2) })
+      )
+      yield* fs.writeFileString(path.join(projects, `${SESSION}.jsonl`), raw + "\n" + after + "\n")
+      assert.isTrue(Either.isLeft(byParsing(raw)))
+      const runWith = (options: { readonly scanFromBytes?: number }) =>
+        ProjectionRunner.run(home, Usage.projection, ClaudeCode.claudeCodeSource(root, options), {
+          checkpoint: false,
+          lenient: true
+        })
+      const parsed = yield* runWith({})
+      assert.deepStrictEqual([parsed.skippedLines, Usage.entries(parsed.state).length], [1, 1])
+      const scanned = yield* runWith({ scanFromBytes: raw.length })
+      assert.deepStrictEqual([scanned.skippedLines, Usage.entries(scanned.state).length], [0, 2])
+      // The reader alone: what decides is the amount the run reads.
+      const small = ClaudeCode.reader(Usage.projection, { bytes: 1 })
+      const large = ClaudeCode.reader(Usage.projection, { bytes: ClaudeCode.SCAN_FROM_BYTES })
+      assert.isTrue(Either.isLeft(small.decode(raw, file, 1)))
+      assert.isTrue(Either.isRight(large.decode(raw, file, 1)))
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped("lists every .jsonl under projects/, sorted, a subagent's file under its session", () =>
