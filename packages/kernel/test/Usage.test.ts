@@ -717,6 +717,67 @@ describe("usage: reports", () => {
     ])
   })
 
+  it("any report is the responses taken in order of their instants: first and last activity, models in order of first use", () => {
+    // Keys and instants in unrelated orders, instants that tie, several models a group.
+    const entry: fc.Arbitrary<Usage.Entry> = fc.record({
+      key: fc.string({ minLength: 1, maxLength: 4 }),
+      at: fc.constantFrom(
+        "2025-08-01T10:00:00.000Z",
+        "2025-08-01T23:30:00.000Z",
+        "2025-08-02T03:00:00.000Z",
+        "2025-08-03T12:00:00.000Z"
+      ),
+      model: fc.constantFrom("claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5", "<synthetic>", ""),
+      sessionId: fc.constantFrom("s1", "s2", "s3"),
+      agentId: fc.constantFrom("main", "main/1"),
+      input: fc.nat({ max: 1000 }),
+      output: fc.nat({ max: 1000 }),
+      cacheWrite: fc.nat({ max: 10 }),
+      cacheRead: fc.nat({ max: 10 })
+    })
+    const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(entry, { selector: (e) => e.key }),
+        fc.constantFrom(...["day", "session", "model", "agent"] as const),
+        (entries, by) => {
+          const report = Usage.report(Usage.fromEntries(entries), { by, timeZone: "UTC" })
+          // The reference: every response in order of instant, then key, grouped as it comes.
+          const inOrder = [...entries].sort((x, y) => byString(x.at, y.at) || byString(x.key, y.key))
+          const groupOf = (e: Usage.Entry) =>
+            by === "day"
+              ? e.at.slice(0, 10)
+              : by === "session"
+              ? e.sessionId
+              : by === "model"
+              ? Usage.modelName(e.model)
+              : e.agentId
+          const expected = new Map<string, { first: string; last: string; models: Array<string>; tokens: number }>()
+          for (const e of inOrder) {
+            const key = groupOf(e)
+            const group = expected.get(key) ?? { first: e.at.slice(0, 10), last: "", models: [], tokens: 0 }
+            group.last = e.at.slice(0, 10)
+            if (!group.models.includes(e.model)) {
+              group.models.push(e.model)
+            }
+            group.tokens += e.input + e.output + e.cacheWrite + e.cacheRead
+            expected.set(key, group)
+          }
+          assert.deepStrictEqual(
+            report.rows.map((r) => [r.key, r.firstActivity, r.lastActivity, r.modelsUsed, r.totalTokens]).sort(),
+            [...expected].map(([key, g]) => [
+              key,
+              g.first,
+              g.last,
+              g.models.filter((m) => m !== "" && m !== "<synthetic>"),
+              g.tokens
+            ]).sort()
+          )
+        }
+      )
+    )
+  })
+
   it("costs come from the price table given: settings can price an unknown model", () => {
     const prices = { ...Pricing.defaults, "mystery-": { input: 1_000_000, output: 0, cacheWrite: 0, cacheRead: 0 } }
     const report = Usage.report(state, { by: "day", prices })

@@ -1382,8 +1382,12 @@ export const costBasis = "weft's price table (Anthropic list prices in USD per m
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/
 
+const isUtc = (timeZone: string): boolean => timeZone === "UTC" || timeZone === "Etc/UTC"
+
 /** Whether `timeZone` is a time zone Intl knows (an IANA name such as `Europe/Paris`, or `UTC`). */
 export const isTimeZone = (timeZone: string): boolean => {
+  // Without Intl: making a first DateTimeFormat loads the time zone data (~15 ms).
+  if (isUtc(timeZone)) return true
   try {
     new Intl.DateTimeFormat("en-US", { timeZone })
     return true
@@ -1394,14 +1398,16 @@ export const isTimeZone = (timeZone: string): boolean => {
 
 /** The day (YYYY-MM-DD) of an instant in a time zone; "unknown" for a time that does not parse. */
 export const dayIn = (timeZone: string): (at: string) => string => {
-  const format = new Intl.DateTimeFormat("en-US", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" })
-  const utc = timeZone === "UTC" || timeZone === "Etc/UTC"
+  // Made once needed: in UTC, instants in Z take their day from their text.
+  let format: Intl.DateTimeFormat | undefined
+  const utc = isUtc(timeZone)
   // Every zone's offset is a whole number of minutes: instants of one minute share a day.
   const cache = new Map<string, string>()
   const compute = (at: string): string => {
     const date = new Date(at)
     if (Number.isNaN(date.getTime())) return "unknown"
     let year = "", month = "", day = ""
+    format ??= new Intl.DateTimeFormat("en-US", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" })
     for (const part of format.formatToParts(date)) {
       if (part.type === "year") year = part.value
       else if (part.type === "month") month = part.value
@@ -1492,33 +1498,33 @@ export const report = (state: State, options: ReportOptions): Report => {
   const base = compact(state)
   const { tables } = base
   const ends = endsOf(base).at
-  const days: Array<string> = new Array(base.size)
-  const ats: Array<string> = new Array(base.size)
-  const rowsInRange: Array<number> = []
+  // Rows in key order, each once, with no sort by instant: a group's first and last activity
+  // and the order its models were first used in are kept as the earliest and latest (instant,
+  // row) met. Sorting 40,000 rows by instant cost more than the rest of the report.
+  interface Seen {
+    at: string
+    row: number
+  }
+  const before = (at: string, row: number, seen: Seen) => at < seen.at || (at === seen.at && row < seen.row)
+  interface Model {
+    readonly acc: Accumulator
+    readonly first: Seen
+  }
+  interface Group {
+    readonly key: string
+    readonly acc: Accumulator
+    readonly models: Map<string, Model>
+    readonly first: Seen & { day: string }
+    readonly last: Seen & { day: string }
+  }
+  const groups = new Map<string, Group>()
+  const overall = accumulator()
   for (let i = 0; i < base.size; i++) {
     const at = base.at.slice(startOf(ends, i), ends[i])
     const day = dayOf(at)
     if ((options.since !== undefined && day < options.since) || (options.until !== undefined && day > options.until)) {
       continue
     }
-    ats[i] = at
-    days[i] = day
-    rowsInRange.push(i)
-  }
-  // By instant, then by key: rows are in key order already.
-  rowsInRange.sort((x, y) => compareStrings(ats[x]!, ats[y]!) || x - y)
-
-  interface Group {
-    readonly key: string
-    readonly acc: Accumulator
-    readonly models: Map<string, Accumulator>
-    first: string
-    last: string
-  }
-  const groups = new Map<string, Group>()
-  const overall = accumulator()
-  for (const i of rowsInRange) {
-    const day = days[i]!
     const entryModel = tables.model[base.model[i]!]!
     const key = options.by === "day"
       ? day
@@ -1529,8 +1535,22 @@ export const report = (state: State, options: ReportOptions): Report => {
       : tables.agent[base.agent[i]!]!
     let group = groups.get(key)
     if (group === undefined) {
-      group = { key, acc: accumulator(), models: new Map(), first: day, last: day }
+      group = {
+        key,
+        acc: accumulator(),
+        models: new Map(),
+        first: { at, row: i, day },
+        last: { at, row: i, day }
+      }
       groups.set(key, group)
+    } else if (before(at, i, group.first)) {
+      group.first.at = at
+      group.first.row = i
+      group.first.day = day
+    } else if (!before(at, i, group.last)) {
+      group.last.at = at
+      group.last.row = i
+      group.last.day = day
     }
     const cost = rowTotal(base, i) === 0 ? 0 : Pricing.cost(entryModel, {
       input_tokens: base.input[i]!,
@@ -1540,33 +1560,41 @@ export const report = (state: State, options: ReportOptions): Report => {
     }, prices(entryModel))
     add(group.acc, base, i, cost)
     add(overall, base, i, cost)
-    group.last = day
     let model = group.models.get(entryModel)
     if (model === undefined) {
-      model = accumulator()
+      model = { acc: accumulator(), first: { at, row: i } }
       group.models.set(entryModel, model)
+    } else if (before(at, i, model.first)) {
+      model.first.at = at
+      model.first.row = i
     }
-    add(model, base, i, cost)
+    add(model.acc, base, i, cost)
   }
 
-  const rows: Array<Row> = [...groups.values()].map((group) => ({
-    key: group.key,
-    ...totals(group.acc),
-    modelsUsed: [...group.models.keys()].filter((m) => m !== "" && m !== SYNTHETIC),
-    modelBreakdowns: [...group.models.entries()]
-      .filter(([m]) => m !== SYNTHETIC)
-      .map(([m, acc]) => ({
-        modelName: modelName(m),
-        inputTokens: acc.input,
-        outputTokens: acc.output,
-        cacheCreationTokens: acc.cacheWrite,
-        cacheReadTokens: acc.cacheRead,
-        cost: acc.cost
-      }))
-      .sort((x, y) => (y.cost ?? Infinity) - (x.cost ?? Infinity) || compareStrings(x.modelName, y.modelName)),
-    firstActivity: group.first,
-    lastActivity: group.last
-  }))
+  const rows: Array<Row> = [...groups.values()].map((group) => {
+    // In the order of first use.
+    const models = [...group.models.entries()].sort(([, x], [, y]) =>
+      compareStrings(x.first.at, y.first.at) || x.first.row - y.first.row
+    )
+    return {
+      key: group.key,
+      ...totals(group.acc),
+      modelsUsed: models.map(([m]) => m).filter((m) => m !== "" && m !== SYNTHETIC),
+      modelBreakdowns: models
+        .filter(([m]) => m !== SYNTHETIC)
+        .map(([m, { acc }]) => ({
+          modelName: modelName(m),
+          inputTokens: acc.input,
+          outputTokens: acc.output,
+          cacheCreationTokens: acc.cacheWrite,
+          cacheReadTokens: acc.cacheRead,
+          cost: acc.cost
+        }))
+        .sort((x, y) => (y.cost ?? Infinity) - (x.cost ?? Infinity) || compareStrings(x.modelName, y.modelName)),
+      firstActivity: group.first.day,
+      lastActivity: group.last.day
+    }
+  })
   rows.sort((x, y) => {
     switch (options.by) {
       case "day":
