@@ -6,7 +6,9 @@
  *   recording where it came from, so the original stays as it was.
  * - Settings: the settings files (user, project) with the flags over them. A resumed session
  *   keeps the permission rules and mode it recorded at its start: the log says what it was
- *   allowed, and replay decides by the same rules.
+ *   allowed, and replay decides by the same rules. So does `memory.extraction: "model"` (a model
+ *   pass at the end of each turn proposes implicit memories): a session runs it or not from start
+ *   to end.
  * - The model: Anthropic's Messages API (`ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`), the model
  *   from `--model`, else settings, else `ModelClientAnthropic.defaultModel`.
  * - `-p` answers once and exits (1 when the turn failed); questions are denied, as nobody is
@@ -305,7 +307,9 @@ export const run = (config: RootConfig) =>
             onSome: (appendSystemPrompt) => ({ appendSystemPrompt })
           }),
           agents: settings.agents,
-          prices: settings.prices
+          prices: settings.prices,
+          // The memory pass feeds long-term memory: with memory off there is nothing to feed.
+          ...(remembering && memorySettings.extraction === "model" ? { memoryExtraction: "model" as const } : {})
         })
         : yield* loop.resume(sessionId)
 

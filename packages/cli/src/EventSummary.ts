@@ -53,6 +53,9 @@ export const usage = (u: Usage): string => {
 const toolOutput = (content: string | ReadonlyArray<UserBlock>) =>
   typeof content === "string" ? content : userText(content)
 
+/** What a request that is not a turn of the agent is for. */
+const PURPOSES = { compact: "summary of older turns", remember: "memory pass" } as const
+
 /** What the event is about, on one line. */
 export const summary = (event: AnyEvent): string => {
   switch (event._tag) {
@@ -68,7 +71,7 @@ export const summary = (event: AnyEvent): string => {
     case "ModelRequested":
       return `${event.model} · ${event.messageCount} message${event.messageCount === 1 ? "" : "s"} · tools ${
         event.tools.length === 0 ? "none" : oneLine(event.tools.join(", "), 60)
-      }`
+      }${event.purpose === undefined ? "" : ` · ${PURPOSES[event.purpose]}`}`
     case "ModelResponded":
       return [
         ...event.content.map(assistant),
@@ -105,6 +108,14 @@ export const summary = (event: AnyEvent): string => {
       return `turn ${event.turn}${event.stopReason === null ? "" : ` · ${event.stopReason}`}`
     case "ContextCompacted":
       return `seq ${event.fromSeq}–${event.toSeq} summarised · ${usage(event.usage)}`
+    case "MemoryExtracted":
+      return [
+        event.proposals.length === 0
+          ? "nothing to remember"
+          : `${event.proposals.length} proposed: ${oneLine(event.proposals.map((p) => p.text).join("; "), 80)}`,
+        usage(event.usage),
+        event.rejected === undefined ? "" : `left out: ${oneLine(event.rejected, 60)}`
+      ].filter((s) => s !== "").join(" · ")
     case "MemoryWritten":
       return `${event.scope} ${event.kind} ${event.memoryId}: ${oneLine(event.text, 80)}`
     case "MemoryForgotten":

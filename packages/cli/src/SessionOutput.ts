@@ -70,6 +70,10 @@ export const progressLine = (envelope: Envelope): string | undefined => {
       return event.retryInMs === undefined ? undefined : `  ! ${who}${EventSummary.summary(event)}`
     case "ContextCompacted":
       return `  ⎿ ${who}older turns summarised (${EventSummary.summary(event)})`
+    case "MemoryExtracted":
+      return event.proposals.length === 0
+        ? undefined
+        : `  ⎿ ${who}remembered (implicit): ${EventSummary.oneLine(event.proposals.map((p) => p.text).join("; "), 100)}`
     case "BudgetExhausted":
       return `  ! ${who}budget: ${EventSummary.summary(event)}`
     default:
@@ -144,7 +148,11 @@ export const make = (options: Options) =>
             return
           }
           if (format !== "text") return
-          if (envelope.event._tag === "ModelRequested" && envelope.agentId === "main") {
+          // The memory pass follows the answer at once: no spinner over it, and no new line for it on stdout.
+          if (
+            envelope.event._tag === "ModelRequested" && envelope.agentId === "main" &&
+            envelope.event.purpose !== "remember"
+          ) {
             // A new response starts on a line of its own.
             if (!(yield* Ref.get(stdoutAtLineStart))) yield* Ref.set(needsBreak, true)
             return yield* startSpinner

@@ -401,6 +401,60 @@ layer(NodeContext.layer, { excludeTestServices: true })("weft -p against the Mes
   )
 
   it.scoped(
+    "memory.extraction model: one more request a turn, after the answer, with no tools; what it finds is logged, listed, and replays",
+    () =>
+      Effect.gen(function*() {
+        const box = yield* sandbox
+        yield* (yield* FileSystem.FileSystem).writeFileString(
+          `${box.home}/settings.json`,
+          JSON.stringify({ memory: { extraction: "model" } })
+        )
+        const found = "The project's CI runs on Buildkite"
+        const mock = yield* Mock.make([
+          answer("Hi!"),
+          answer(JSON.stringify([{ category: "fact", text: found, scope: "project" }]))
+        ])
+        // A question: the rules propose nothing from it, the pass does.
+        const prompt = "Our CI runs on Buildkite, did you know?"
+        const run = yield* agent(mock, box)(["-p", prompt, "--output-format", "json"])
+        assert.strictEqual(run.code, 0, run.stderr)
+        const result = resultOf(run)
+        assert.strictEqual(result.result, "Hi!")
+        const requests = yield* bodies(mock)
+        assert.strictEqual(requests.length, 2)
+        const pass = requests[1]! as RequestBody & { readonly tools?: unknown; readonly max_tokens: number }
+        assert.isUndefined(pass.tools)
+        assert.strictEqual(pass.max_tokens, 512)
+        assert.include(pass.system!.map((b) => b.text).join(""), "worth remembering")
+        assert.strictEqual(pass.messages.length, 1)
+        assert.include(transcript(pass)[0], prompt)
+
+        const log = yield* logOf(box, result.session_id)
+        assert.deepStrictEqual(tags(log).slice(2), [
+          "ModelRequested",
+          "ModelResponded",
+          "ModelRequested",
+          "MemoryExtracted",
+          "MemoryWritten",
+          "TurnCompleted",
+          "SessionEnded"
+        ])
+        assert.deepInclude(log.find((e) => e.event._tag === "MemoryWritten")!.event, {
+          kind: "implicit",
+          scope: "project",
+          category: "fact",
+          text: found
+        })
+        const [listed] = yield* Effect.all([weft(["memory", "list"], box), verify(box, result.session_id)], {
+          concurrency: "unbounded"
+        })
+        assert.strictEqual(listed.code, 0, listed.stderr)
+        // Implicit: it starts at half the weight an explicit fact has.
+        assert.match(listed.stdout, /  project  implicit  fact +0\.50  The project's CI runs on Buildkite\n/)
+      })
+  )
+
+  it.scoped(
     "a continued session keeps the model and system prompt it started with; flags it cannot take are named in a warning; --fork-at 0 is refused",
     () =>
       Effect.gen(function*() {

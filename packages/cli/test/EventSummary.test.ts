@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { lineCodec } from "@weft/kernel/EventCodec"
 import {
+  MemoryExtracted,
+  ModelRequested,
   ModelResponded,
   PermissionDecided,
   ToolCallCompleted,
@@ -32,6 +34,45 @@ describe("EventSummary", () => {
     assert.strictEqual(
       summary,
       `Let me look. · tool_use read {"path":"hello.txt"} · in 412 out 61 cache read 300 tokens · stop tool_use`
+    )
+  })
+
+  it("the memory pass: its request says what it is for; its answer, what it proposed and what it left out", () => {
+    assert.strictEqual(
+      EventSummary.summary(
+        new ModelRequested({
+          requestId: "main:2",
+          model: "m",
+          maxTokens: 512,
+          tools: [],
+          messageCount: 1,
+          purpose: "remember"
+        })
+      ),
+      "m · 1 message · tools none · memory pass"
+    )
+    const answer = (proposals: MemoryExtracted["proposals"], rejected?: string) =>
+      EventSummary.summary(
+        new MemoryExtracted({
+          requestId: "main:2",
+          model: "m",
+          usage,
+          answer: "…",
+          proposals,
+          ...(rejected === undefined ? {} : { rejected })
+        })
+      )
+    assert.strictEqual(
+      answer([{ category: "preference", text: "Prefers tabs", scope: "user" }, {
+        category: "fact",
+        text: "Deploys on Fridays",
+        scope: "project"
+      }]),
+      "2 proposed: Prefers tabs; Deploys on Fridays · in 412 out 61 cache read 300 tokens"
+    )
+    assert.strictEqual(
+      answer([], "the answer is not JSON"),
+      "nothing to remember · in 412 out 61 cache read 300 tokens · left out: the answer is not JSON"
     )
   })
 

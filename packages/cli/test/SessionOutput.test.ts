@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Envelope } from "@weft/kernel/Envelope"
-import { ModelRequested, ModelResponded } from "@weft/kernel/Events"
+import { MemoryExtracted, ModelRequested, ModelResponded } from "@weft/kernel/Events"
 import { emptyUsage } from "@weft/kernel/Messages"
 import { Effect, TestClock } from "effect"
 import * as SessionOutput from "../src/SessionOutput.js"
@@ -64,6 +64,50 @@ describe("what a running session shows", () => {
       yield* plain.output.onAppend([requested])
       yield* TestClock.adjust("500 millis")
       assert.strictEqual(plain.out.stderr, "")
+    }))
+
+  it.scoped("the memory pass runs after the answer without a spinner over it or a line break on stdout; what it found is a line", () =>
+    Effect.gen(function*() {
+      const { out, output } = yield* capture({ spinner: true })
+      yield* output.onModelEvent("main", { _tag: "TextDelta", index: 0, text: "Done." })
+      yield* output.onAppend([
+        envelope(
+          5,
+          new ModelRequested({
+            requestId: "main:2",
+            model: "m",
+            maxTokens: 512,
+            tools: [],
+            messageCount: 1,
+            purpose: "remember"
+          })
+        )
+      ])
+      yield* TestClock.adjust("500 millis")
+      assert.notInclude(out.stderr, "thinking…")
+      yield* output.onAppend([
+        envelope(
+          6,
+          new MemoryExtracted({
+            requestId: "main:2",
+            model: "m",
+            usage: emptyUsage,
+            answer: "[]",
+            proposals: [{ category: "preference", text: "Prefers tabs", scope: "user" }]
+          })
+        )
+      ])
+      assert.strictEqual(out.stderr, "\n  ⎿ remembered (implicit): Prefers tabs\n")
+      yield* output.finish({
+        sessionId: "s",
+        text: "Done.",
+        turns: 2,
+        durationMs: 1,
+        usage: emptyUsage,
+        costUsd: 0,
+        stopReason: "end_turn"
+      })
+      assert.strictEqual(out.stdout, "Done.\n")
     }))
 
   it.effect("tool lines are dimmed only when colours are allowed", () =>

@@ -6,7 +6,7 @@
  * ask the user, run tools — whose answers come back as observations. No decision is taken
  * in the interpreter.
  */
-import type { AgentState, Call } from "./AgentState.js"
+import type { AgentState, Call, Config } from "./AgentState.js"
 import { estimateInput, isResolved, messageCount, remaining } from "./AgentState.js"
 
 /** Of what is left when subagents are spawned, the share a parent keeps to finish its own work. */
@@ -55,6 +55,17 @@ export type Intent =
     readonly fromSeq: number
     readonly toSeq: number
   }
+  /**
+   * Record a request for the memory pass, then ask the model (`prompt`, with no tools) what this
+   * turn's user message says worth remembering; each valid entry of its answer is recorded as an
+   * implicit memory read from `source`, the message's event.
+   */
+  | {
+    readonly _tag: "ExtractMemory"
+    readonly decision: ModelRequested
+    readonly prompt: string
+    readonly source: string
+  }
 
 export const requestId = (state: AgentState): string => `${state.agentId}:${state.requests + 1}`
 
@@ -70,6 +81,59 @@ const shouldCompact = (state: AgentState, input: number): boolean => {
   return window !== null && input > window * COMPACT_AT && state.turnStart !== null &&
     state.turnStart.length >= 2 && state.historyFromSeq !== null && state.turnStart.seq > state.historyFromSeq &&
     state.compactedTurn !== state.turn
+}
+
+/** The most the memory pass may answer with: a few short entries as JSON. */
+export const REMEMBER_MAX_TOKENS = 512
+
+/** What the model is told when it looks for memories in a user's message. */
+export const REMEMBER_SYSTEM_PROMPT = "You find what is worth remembering in a message a user wrote to a coding " +
+  "agent, for the agent's later sessions: stable preferences, who the user is (name, role, languages), facts about " +
+  "their project, and standing instructions (\"always …\", \"never …\"). Take only what the message itself states as " +
+  "lasting; leave out requests about the task at hand, questions, guesses, and secrets (passwords, keys, tokens). " +
+  "Answer with JSON only, no prose: a list of objects {\"category\": \"preference\" | \"identity\" | \"fact\" | " +
+  "\"instruction\" | \"note\", \"text\": one self-contained sentence in the language of the message, \"scope\": " +
+  "\"user\" (true of the user in every project) or \"project\" (true of this project)}. Answer [] when there is " +
+  "nothing to remember."
+
+/** The memory pass's one message: the user's, marked off from the question about it. */
+export const rememberPrompt = (text: string): string =>
+  `The user's message, between the lines of five dashes:\n-----\n${text}\n-----\n` +
+  "What in it is worth remembering? Answer with the JSON list only."
+
+/** A high estimate of the memory pass's input tokens: three characters a token, as for any request. */
+export const rememberInput = (prompt: string): number => Math.ceil((REMEMBER_SYSTEM_PROMPT.length + prompt.length) / 3)
+
+/**
+ * The memory pass at the end of a turn, when the setting is on, the turn's message has text, the
+ * pass has not run this turn, and the budget affords it whole — it is skipped rather than cut
+ * short: a truncated JSON answer is worth nothing, and an optional pass must not exhaust the budget.
+ */
+const extractMemory = (state: AgentState, config: Config): Intent | undefined => {
+  const message = state.turnMessage
+  if (
+    config.memoryExtraction !== "model" || message === null || message.text.trim() === "" ||
+    state.rememberedTurn === state.turn
+  ) return undefined
+  const prompt = rememberPrompt(message.text)
+  const left = remaining(state.budget)
+  if (left !== null && rememberInput(prompt) + Math.ceil(REMEMBER_MAX_TOKENS * config.weights.output) > left) {
+    return undefined
+  }
+  return {
+    _tag: "ExtractMemory",
+    prompt,
+    source: message.id,
+    decision: new ModelRequested({
+      requestId: requestId(state),
+      model: config.model,
+      maxTokens: REMEMBER_MAX_TOKENS,
+      tools: [],
+      messageCount: 1,
+      digest: state.digest,
+      purpose: "remember"
+    }, true)
+  }
 }
 
 export const decide = (state: AgentState): ReadonlyArray<Intent> => {
@@ -145,6 +209,9 @@ export const decide = (state: AgentState): ReadonlyArray<Intent> => {
     }]
   }
   if (response.failed || state.calls.length === 0) {
+    // The final response of the turn: the memory pass, when due, before the turn ends.
+    const extract = response.failed ? undefined : extractMemory(state, config)
+    if (extract !== undefined) return [extract]
     return [{
       _tag: "CompleteTurn",
       decision: new TurnCompleted({ turn: state.turn, stopReason: response.stopReason, digest: state.digest }, true)

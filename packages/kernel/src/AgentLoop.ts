@@ -25,7 +25,7 @@ import {
   Stream
 } from "effect"
 import type { Intent } from "./AgentDecider.js"
-import { decide, TASK } from "./AgentDecider.js"
+import { decide, REMEMBER_SYSTEM_PROMPT, TASK } from "./AgentDecider.js"
 import type { AgentState, Call } from "./AgentState.js"
 import * as AgentState_ from "./AgentState.js"
 import * as AgentTypes from "./AgentTypes.js"
@@ -36,6 +36,9 @@ import type { AnyEvent, SettingSource, SubagentSpawned } from "./Events.js"
 import {
   ContextCompacted,
   FileSnapshotted,
+  MemoryExtracted,
+  MemoryProposal,
+  MemoryWritten,
   ModelFailed,
   ModelResponded,
   PermissionAnswered,
@@ -80,6 +83,48 @@ export const COMPACT_INSTRUCTION = "Summarise the conversation above for yoursel
   "the user's goals and instructions, decisions made, files read and changed (with paths), commands run and their " +
   "outcomes, and what is still open. Be complete about facts, brief in words."
 
+/** The most entries one memory pass may propose: the rest of its answer is left out. */
+export const MAX_PROPOSALS = 10
+
+/** The longest statement taken from a memory pass, in characters. */
+export const MAX_PROPOSAL_CHARS = 500
+
+const decodeJson = Schema.decodeUnknownEither(Schema.parseJson())
+const decodeProposal = Schema.decodeUnknownEither(MemoryProposal)
+
+/**
+ * What a memory pass answered, read: the valid entries of a JSON list (a code fence around the
+ * list is tolerated), each statement on one line, and why anything was left out. Nothing else is
+ * taken — prose, an object, an entry with an unknown category or scope, an empty or overlong text.
+ */
+export const readProposals = (
+  answer: string
+): { readonly proposals: ReadonlyArray<MemoryProposal>; readonly rejected?: string } => {
+  const trimmed = answer.trim()
+  const body = /^```[A-Za-z]*\n([\s\S]*?)\n?```$/.exec(trimmed)?.[1] ?? trimmed
+  const parsed = decodeJson(body)
+  if (Either.isLeft(parsed)) return { proposals: [], rejected: "the answer is not JSON" }
+  if (!Array.isArray(parsed.right)) return { proposals: [], rejected: "the answer is not a JSON list" }
+  const proposals: Array<MemoryProposal> = []
+  let invalid = 0
+  for (const item of parsed.right) {
+    const decoded = decodeProposal(item)
+    const text = Either.isRight(decoded) ? decoded.right.text.replace(/\s+/g, " ").trim() : ""
+    if (Either.isLeft(decoded) || text === "" || text.length > MAX_PROPOSAL_CHARS) invalid++
+    else proposals.push({ category: decoded.right.category, text, scope: decoded.right.scope })
+  }
+  const beyond = Math.max(0, proposals.length - MAX_PROPOSALS)
+  const reasons = [
+    invalid === 0 ? "" : `${invalid} of ${parsed.right.length} entries are not {category, text, scope} with a ` +
+      `category of MemoryCategory, a scope user or project and a text of 1–${MAX_PROPOSAL_CHARS} characters`,
+    beyond === 0 ? "" : `${beyond} entries beyond the first ${MAX_PROPOSALS}`
+  ].filter((reason) => reason !== "")
+  return {
+    proposals: proposals.slice(0, MAX_PROPOSALS),
+    ...(reasons.length === 0 ? {} : { rejected: reasons.join("; ") })
+  }
+}
+
 export interface StartOptions {
   readonly sessionId?: string
   readonly project: string
@@ -104,6 +149,11 @@ export interface StartOptions {
   readonly thinkingBudgetTokens?: number
   /** Put what long-term memory recalls in the system prompt (default true; needs a `MemoryIndex`). */
   readonly memory?: boolean
+  /**
+   * `model`: at the end of each turn a model pass proposes implicit memories from the turn's user
+   * message, besides the memory projection's rules (`rules`, the default: the rules alone).
+   */
+  readonly memoryExtraction?: "rules" | "model"
 }
 
 export interface TurnResult {
@@ -337,6 +387,64 @@ export const make = (options: Options = {}) =>
             ])
           })
 
+        /**
+         * The memory pass: asks the model what the turn's user message says worth remembering, and
+         * records its answer (`MemoryExtracted`, the text kept whatever it holds) with an implicit
+         * `MemoryWritten` for each valid entry. A failure is a `ModelFailed` the turn goes on after.
+         */
+        const extractMemory = (intent: Intent & { _tag: "ExtractMemory" }) =>
+          Effect.gen(function*() {
+            yield* record([intent.decision])
+            const requestId = intent.decision.requestId
+            const answer = yield* Effect.either(model.create({
+              model: intent.decision.model,
+              system: REMEMBER_SYSTEM_PROMPT,
+              messages: [{ role: "user", content: [{ type: "text", text: intent.prompt }] }],
+              tools: [],
+              max_tokens: intent.decision.maxTokens
+            }))
+            if (Either.isLeft(answer)) {
+              const error = answer.left
+              return yield* record([
+                new ModelFailed({
+                  requestId,
+                  attempt: 1,
+                  error: {
+                    type: error.type,
+                    message: `the memory pass failed: ${error.message}`,
+                    ...(error.status === undefined ? {} : { status: error.status })
+                  },
+                  retryable: error.retryable
+                })
+              ])
+            }
+            const response = answer.right
+            const text = response.content.flatMap((block) => (block.type === "text" ? [block.text] : [])).join("\n")
+            const { proposals, rejected } = readProposals(text)
+            const memoryIds = yield* ids.nextMany(proposals.length)
+            yield* record([
+              new MemoryExtracted({
+                requestId,
+                messageId: response.id,
+                model: response.model,
+                usage: response.usage,
+                answer: text,
+                proposals,
+                ...(rejected === undefined ? {} : { rejected })
+              }),
+              ...proposals.map((proposal, i) =>
+                new MemoryWritten({
+                  memoryId: memoryIds[i]!,
+                  scope: proposal.scope,
+                  kind: "implicit",
+                  text: proposal.text,
+                  category: proposal.category,
+                  source: intent.source
+                })
+              )
+            ])
+          })
+
         /** A call that cannot run (no such tool, bad input) is answered with an error at once. */
         const refuse = (call: Call, message: string) =>
           record([
@@ -538,6 +646,8 @@ export const make = (options: Options = {}) =>
               return spawnSubagents(intent.decisions)
             case "CompactContext":
               return compact(intent)
+            case "ExtractMemory":
+              return extractMemory(intent)
           }
         }
 
@@ -692,7 +802,8 @@ export const make = (options: Options = {}) =>
           ...(startOptions.thinkingBudgetTokens === undefined
             ? {}
             : { thinkingBudgetTokens: startOptions.thinkingBudgetTokens }),
-          ...(recalled === "" ? {} : { memory: recalled })
+          ...(recalled === "" ? {} : { memory: recalled }),
+          ...(startOptions.memoryExtraction === undefined ? {} : { memoryExtraction: startOptions.memoryExtraction })
         })
         const envelopes = yield* log.append(sessionId, [started])
         yield* ingest(envelopes)

@@ -50,6 +50,8 @@ export interface Config {
   readonly thinkingBudgetTokens: number | null
   /** What long-term memory adds to the main agent's system prompt; null: nothing. */
   readonly memory: string | null
+  /** `model`: after each turn's final response, a model pass proposes memories from the turn's user message. */
+  readonly memoryExtraction: "rules" | "model"
 }
 
 /** An agent type's rules, as text (what `PermissionPolicy` parses into a `Restriction`). */
@@ -91,6 +93,8 @@ export interface AgentState {
   /** Model requests so far (request ids count them). */
   readonly requests: number
   readonly pendingRequestId: string | null
+  /** What the pending request is for when it is not a turn of the agent (`ModelRequested.purpose`). */
+  readonly pendingPurpose: "compact" | "remember" | null
   /** The transcript so far, newest message first (see `History`); `transcript(state)` gives it as an array. */
   readonly history: History | null
   /** The tool calls of the latest response, until their results join the transcript. */
@@ -125,6 +129,13 @@ export interface AgentState {
   readonly historyFromSeq: number | null
   /** The turn in which the context was last compacted (once a turn at most). */
   readonly compactedTurn: number | null
+  /**
+   * The user message that opened the current turn: its event's id and its text (images left
+   * out). What the memory pass reads.
+   */
+  readonly turnMessage: { readonly id: string; readonly text: string } | null
+  /** The turn whose message was last given to the memory pass (once a turn at most). */
+  readonly rememberedTurn: number | null
 }
 
 /**
@@ -171,6 +182,7 @@ export const initial = (agentId: string): AgentState => ({
   turn: 0,
   requests: 0,
   pendingRequestId: null,
+  pendingPurpose: null,
   history: null,
   calls: [],
   lastResponse: null,
@@ -186,7 +198,9 @@ export const initial = (agentId: string): AgentState => ({
   lastSeq: 0,
   turnStart: null,
   historyFromSeq: null,
-  compactedTurn: null
+  compactedTurn: null,
+  turnMessage: null,
+  rememberedTurn: null
 })
 
 export const INTERRUPTED = "Interrupted: this tool call did not finish; its effects, if any, are unknown."
@@ -313,7 +327,8 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
           contextWindow: event.contextWindow ?? null,
           appendSystemPrompt: event.appendSystemPrompt ?? null,
           thinkingBudgetTokens: event.thinkingBudgetTokens ?? null,
-          memory: event.memory ?? null
+          memory: event.memory ?? null,
+          memoryExtraction: event.memoryExtraction ?? "rules"
         },
         budget: { ...state.budget, limit: event.budgetTokens }
       }
@@ -326,10 +341,15 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
           ? null
           : { seq: envelope.seq, length: flushed(state)?.length ?? 0 },
         historyFromSeq: state.historyFromSeq ?? envelope.seq,
+        turnMessage: {
+          id: envelope.id,
+          text: event.content.flatMap((block) => (block.type === "text" ? [block.text] : [])).join("\n")
+        },
         calls: [],
         turn: state.turn + 1,
         status: "working",
         pendingRequestId: null,
+        pendingPurpose: null,
         lastResponse: null
       }
     }
@@ -340,6 +360,8 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
         calls: [],
         requests: state.requests + 1,
         pendingRequestId: event.requestId,
+        pendingPurpose: event.purpose ?? null,
+        rememberedTurn: event.purpose === "remember" ? state.turn : state.rememberedTurn,
         status: "requesting"
       }
     case "ModelResponded": {
@@ -355,6 +377,7 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
         history: push(state.history, { role: "assistant", content: event.content }),
         calls,
         pendingRequestId: null,
+        pendingPurpose: null,
         status: "working",
         lastResponse: { stopReason: event.stopReason, failed: false },
         usage: addUsage(state.usage, event.usage),
@@ -388,6 +411,7 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
         turnStart: { seq: state.turnStart.seq, length: 2 },
         compactedTurn: state.turn,
         pendingRequestId: null,
+        pendingPurpose: null,
         status: "working",
         lastResponse: null,
         usage: addUsage(state.usage, event.usage),
@@ -399,12 +423,30 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
         budget: { ...state.budget, used: state.budget.used + charge(event.usage, state.config?.weights) }
       }
     }
-    case "ModelFailed":
-      // A failed attempt that will be retried leaves the request pending.
-      if (event.requestId !== state.pendingRequestId || event.retryInMs !== undefined) return base
+    case "MemoryExtracted":
+      // The memory pass's answer: the turn goes on as its last response left it, the pass paid for.
+      if (event.requestId !== state.pendingRequestId) return base
       return {
         ...base,
         pendingRequestId: null,
+        pendingPurpose: null,
+        status: "working",
+        usage: addUsage(state.usage, event.usage),
+        treeUsage: addUsage(state.treeUsage, event.usage),
+        costUsd: Pricing.add(state.costUsd, Pricing.cost(event.model, event.usage, state.config?.prices)),
+        budget: { ...state.budget, used: state.budget.used + charge(event.usage, state.config?.weights) }
+      }
+    case "ModelFailed":
+      // A failed attempt that will be retried leaves the request pending.
+      if (event.requestId !== state.pendingRequestId || event.retryInMs !== undefined) return base
+      // The memory pass is optional: its failure leaves the turn as its last response left it.
+      if (state.pendingPurpose === "remember") {
+        return { ...base, pendingRequestId: null, pendingPurpose: null, status: "working" }
+      }
+      return {
+        ...base,
+        pendingRequestId: null,
+        pendingPurpose: null,
         status: "working",
         lastResponse: { stopReason: null, failed: true, error: `${event.error.type}: ${event.error.message}` }
       }
@@ -478,7 +520,7 @@ export const evolve = (state: AgentState, envelope: Envelope): AgentState => {
     case "TurnCompleted":
       return { ...base, status: "idle" }
     case "SessionEnded":
-      return { ...base, status: "ended", pendingRequestId: null }
+      return { ...base, status: "ended", pendingRequestId: null, pendingPurpose: null }
     default:
       return base
   }
@@ -525,6 +567,8 @@ export const spawn = (parent: AgentState, event: SubagentSpawned): AgentState =>
       tools,
       agentType: event.agentType,
       maxTurns: type?.maxTurns ?? null,
+      // The memory pass reads what the user wrote; a subagent's messages are its parent's.
+      memoryExtraction: "rules",
       // A type this session does not know has no tools, so nothing to allow.
       restrictions: [...config.restrictions, { name: event.agentType, rules: type?.rules ?? [] }]
     },

@@ -5,7 +5,7 @@
  * `SubagentSpawned`, `BudgetExhausted`, `TurnCompleted`.
  * Observations (what the outside world answered): `UserMessageReceived`, `ModelResponded`,
  * `ModelFailed`, `PermissionAnswered`, `FileSnapshotted`, `ToolCallCompleted`,
- * `SubagentCompleted`, `ContextCompacted`, `MemoryWritten`, `FilesRewound`.
+ * `SubagentCompleted`, `ContextCompacted`, `MemoryExtracted`, `MemoryWritten`, `FilesRewound`.
  *
  * Every event carries `v`, its schema version. Adding an optional field keeps `v`; anything
  * else bumps it and registers an upcaster (see `EventCodec`).
@@ -83,7 +83,13 @@ export class SessionStarted extends Schema.TaggedClass<SessionStarted>()("Sessio
    * What long-term memory put in the main agent's system prompt after the static instructions
    * (the user's memory, the recent topics), as it was when the session started.
    */
-  memory: optional(Schema.String)
+  memory: optional(Schema.String),
+  /**
+   * How implicit memory is found in the user's messages: `rules` (absent) by the memory
+   * projection's rules alone; `model` by them and a model pass at the end of each turn of the
+   * main agent (`ModelRequested { purpose: "remember" }`, answered by `MemoryExtracted`).
+   */
+  memoryExtraction: optional(Schema.Literal("rules", "model"))
 }) {}
 
 export class UserMessageReceived extends Schema.TaggedClass<UserMessageReceived>()("UserMessageReceived", {
@@ -102,8 +108,12 @@ export class ModelRequested extends Schema.TaggedClass<ModelRequested>()("ModelR
   messageCount: Schema.NonNegativeInt,
   /** A digest of every observation the agent had folded when it decided: replay detects a changed input by it. */
   digest: optional(Schema.String),
-  /** `compact`: a request to summarise the older turns (answered by `ContextCompacted`), not a turn of the agent. */
-  purpose: optional(Schema.Literal("compact"))
+  /**
+   * Set for a request that is not a turn of the agent: `compact` summarises the older turns
+   * (answered by `ContextCompacted`); `remember` asks what this turn's user message says worth
+   * remembering (answered by `MemoryExtracted`).
+   */
+  purpose: optional(Schema.Literal("compact", "remember"))
 }) {}
 
 export class ModelResponded extends Schema.TaggedClass<ModelResponded>()("ModelResponded", {
@@ -248,6 +258,33 @@ export type MemoryScope = typeof MemoryScope.Type
 export const MemoryCategory = Schema.Literal("preference", "identity", "fact", "instruction", "note")
 export type MemoryCategory = typeof MemoryCategory.Type
 
+/** An entry the memory pass proposes: what it is about, the statement, and whom it is true of. */
+export const MemoryProposal = Schema.Struct({
+  category: MemoryCategory,
+  text: Schema.String,
+  scope: MemoryScope
+})
+export type MemoryProposal = typeof MemoryProposal.Type
+
+/**
+ * The answer to a memory pass (`ModelRequested { purpose: "remember" }`): the model's text as it
+ * came, and the entries taken from it, each recorded next as an implicit `MemoryWritten`.
+ */
+export class MemoryExtracted extends Schema.TaggedClass<MemoryExtracted>()("MemoryExtracted", {
+  v: version(1),
+  /** The request it answers. */
+  requestId: Schema.String,
+  messageId: optional(Schema.String),
+  model: Schema.String,
+  usage: Usage,
+  /** The model's text, kept whatever it holds, so what was not taken can be audited. */
+  answer: Schema.String,
+  /** The valid entries of the answer, in its order. */
+  proposals: Schema.Array(MemoryProposal),
+  /** Why the answer, or some of its entries, were not taken. */
+  rejected: optional(Schema.String)
+}) {}
+
 export class MemoryWritten extends Schema.TaggedClass<MemoryWritten>()("MemoryWritten", {
   v: version(1),
   memoryId: Schema.String,
@@ -258,7 +295,12 @@ export class MemoryWritten extends Schema.TaggedClass<MemoryWritten>()("MemoryWr
   /** Absent: the memory projection classifies the text itself (a note when it cannot tell). */
   category: optional(MemoryCategory),
   /** The project of a `project` memory; absent: the project of the session that wrote it. */
-  project: optional(Schema.String)
+  project: optional(Schema.String),
+  /**
+   * For an implicit memory the memory pass proposed: the id of the event of the user message it
+   * was read from. One message states an entry once, whether the rules or the pass found it.
+   */
+  source: optional(Schema.String)
 }) {}
 
 export class MemoryForgotten extends Schema.TaggedClass<MemoryForgotten>()("MemoryForgotten", {
@@ -319,6 +361,7 @@ export const Event = Schema.Union(
   BudgetExhausted,
   TurnCompleted,
   ContextCompacted,
+  MemoryExtracted,
   MemoryWritten,
   MemoryForgotten,
   MemoryRecalled,
@@ -365,6 +408,7 @@ export const isObservation = (event: AnyEvent): boolean => {
     case "ToolCallCompleted":
     case "SubagentCompleted":
     case "ContextCompacted":
+    case "MemoryExtracted":
     case "MemoryWritten":
     case "FilesRewound":
       return true

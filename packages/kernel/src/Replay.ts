@@ -92,6 +92,7 @@ const describeIntents = (intents: ReadonlyArray<Intent>): string => {
       case "CompleteTurn":
       case "ExhaustBudget":
       case "CompactContext":
+      case "ExtractMemory":
         return describeEvent(intent.decision)
       case "SpawnSubagents":
         return intent.decisions.map(describeEvent).join("; ")
@@ -100,6 +101,9 @@ const describeIntents = (intents: ReadonlyArray<Intent>): string => {
     }
   }).join("; ")
 }
+
+const answerOf = (purpose: AgentState["pendingPurpose"]): string =>
+  purpose === "compact" ? "ContextCompacted" : purpose === "remember" ? "MemoryExtracted" : "ModelResponded"
 
 /** A verifier fed one envelope at a time, so a log of any size verifies in constant memory per agent. */
 export const makeVerifier = (sessionId: string, options: VerifyOptions = {}) => {
@@ -125,7 +129,8 @@ export const makeVerifier = (sessionId: string, options: VerifyOptions = {}) => 
         decisions++
         const intents = decide(state)
         const due = intents.find((i) =>
-          i._tag === "RequestModel" || i._tag === "CompleteTurn" || i._tag === "CompactContext"
+          i._tag === "RequestModel" || i._tag === "CompleteTurn" || i._tag === "CompactContext" ||
+          i._tag === "ExtractMemory"
         )
         const computed = due !== undefined && "decision" in due ? due.decision : undefined
         if (computed === undefined || !sameDecision(computed, event)) {
@@ -174,9 +179,22 @@ export const makeVerifier = (sessionId: string, options: VerifyOptions = {}) => 
       case "ModelResponded":
       case "ModelFailed":
       case "ContextCompacted":
-        return event.requestId === state.pendingRequestId
+      case "MemoryExtracted": {
+        if (event.requestId !== state.pendingRequestId) {
+          return diverge(envelope, `no response is due (pending request: ${state.pendingRequestId ?? "none"})`)
+        }
+        // Each answer is to its kind of request: a summary to `compact`, memories to `remember`.
+        const answers = event._tag === "ModelResponded"
+          ? null
+          : event._tag === "ContextCompacted"
+          ? "compact"
+          : event._tag === "MemoryExtracted"
+          ? "remember"
+          : state.pendingPurpose
+        return answers === state.pendingPurpose
           ? undefined
-          : diverge(envelope, `no response is due (pending request: ${state.pendingRequestId ?? "none"})`)
+          : diverge(envelope, `request ${event.requestId} is answered by ${answerOf(state.pendingPurpose)}`)
+      }
       case "PermissionAnswered": {
         const call = state.calls.find((c) => c.id === event.toolUseId)
         return call?.permission === "asking"

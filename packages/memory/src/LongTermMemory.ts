@@ -215,9 +215,10 @@ export const make = (options: Options) =>
               turn("assistant", textOf(event.content))
               break
             case "MemoryWritten": {
-              // Merged into an earlier entry (a paraphrase): that one is already indexed.
+              // Merged into an earlier entry (a paraphrase): that one is already indexed. An implicit
+              // entry (the memory pass's) is not: its words are searchable in the user's turn already.
               const entry = WritableMemory.get(writable, event.memoryId)
-              if (entry !== undefined && entry.memoryId === event.memoryId) {
+              if (event.kind === "explicit" && entry !== undefined && entry.memoryId === event.memoryId) {
                 docs.push({
                   id: entry.memoryId,
                   kind: "memory",

@@ -1,10 +1,11 @@
 /**
- * The `memory` key of settings: whether long-term memory is on, which embedder it uses, and its
- * tuning. Every key is optional; `{}` (or no key at all) is the default — memory on, the offline
- * hashing embedder.
+ * The `memory` key of settings: whether long-term memory is on, how it finds implicit memories,
+ * which embedder it uses, and its tuning. Every key is optional; `{}` (or no key at all) is the
+ * default — memory on, implicit memories found by rules, the offline hashing embedder.
  *
  * ```json
  * { "memory": { "enabled": true,
+ *               "extraction": "model",
  *               "embedder": { "baseUrl": "http://127.0.0.1:11434", "model": "nomic-embed-text" },
  *               "weights": { "keyword": 1, "vector": 0.2 } } }
  * ```
@@ -20,6 +21,12 @@ const NonNegative = Schema.Number.pipe(Schema.nonNegative(), Schema.finite())
 export const MemorySettings = Schema.Struct({
   /** Off: sessions neither read nor feed long-term memory, and the memory tools are not offered. */
   enabled: Schema.optional(Schema.Boolean),
+  /**
+   * How implicit memories are found in what the user writes: `rules` (the default), or `model` —
+   * the rules and, at the end of each turn, a model pass over the turn's message (one more request
+   * a turn, charged to the session's budget, logged and replayed like any other).
+   */
+  extraction: Schema.optional(Schema.Literal("rules", "model")),
   /** An OpenAI-compatible `/v1/embeddings` endpoint; absent: offline hashing vectors. */
   embedder: Schema.optional(Embedder.HttpEmbedderOptions),
   /** Reciprocal rank fusion, over `ConversationIndex.defaultWeights`: each ranking's weight, the rank constant. */

@@ -2,8 +2,9 @@
  * The `memory` projection: what weft remembers about the user (scope `user`, every project) and
  * about each project (scope `project`), folded from the log.
  *
- * - `MemoryWritten` writes an entry (explicit, or implicit from a model pass); `MemoryForgotten`
- *   removes it whole; `MemoryRecalled` counts a use of each entry it names.
+ * - `MemoryWritten` writes an entry (explicit, or implicit from the memory pass: a model reading
+ *   the turn's user message, `source`); `MemoryForgotten` removes it whole; `MemoryRecalled`
+ *   counts a use of each entry it names.
  * - `UserMessageReceived` of the main agent (a subagent's "user" is its parent) runs
  *   `Extractor.extract`: each proposal is an implicit entry `implicit-<envelope id>-<n>`.
  * - `SessionStarted` says which project a session works in: the project of its `project` entries.
@@ -15,9 +16,10 @@
  * statement never replaces an explicit text. An explicit write makes the entry explicit, under
  * the write's id; the ids merged into an entry stay its aliases, so forgetting or recalling any of
  * them reaches it, and its expiry becomes the write's (none when the write gives none). An entry
- * is confirmed at most once per event. Candidates are found through a term index (scope,
- * project, term → entries), so a statement is compared with the entries sharing a word with it,
- * not with every entry.
+ * is confirmed at most once per event, and at most once per user message: the rules and the
+ * memory pass reading one message state what they find once between them. Candidates are found
+ * through a term index (scope, project, term → entries), so a statement is compared with the
+ * entries sharing a word with it, not with every entry.
  *
  * Every time comes from the envelopes' `at`, never from a clock: folding a log twice, or from a
  * checkpoint, gives the same state. An entry with `expiresAt` is live until then: `entries` never
@@ -48,6 +50,8 @@ export interface Entry extends Importance.Input {
   readonly expiresAt?: string
   /** Other ids of writes merged into this entry, sorted: forgetting or recalling one reaches it. */
   readonly aliases: ReadonlyArray<string>
+  /** The event id of the user message that last stated it (implicit statements): it does not confirm it again. */
+  readonly source?: string
 }
 
 export interface State {
@@ -186,6 +190,8 @@ interface Statement {
   readonly text: string
   readonly at: string
   readonly expiresAt?: string | undefined
+  /** The event id of the user message it was read from, for an implicit statement. */
+  readonly source?: string | undefined
 }
 
 const withoutUndefined = <A extends object>(a: A): A => {
@@ -206,7 +212,8 @@ const fresh = (s: Statement): Entry => ({
   lastConfirmedAt: s.at,
   recalls: 0,
   ...(s.expiresAt === undefined ? {} : { expiresAt: s.expiresAt }),
-  aliases: []
+  aliases: [],
+  ...(s.source === undefined ? {} : { source: s.source })
 })
 
 const stronger = (a: Category, b: Category): Category =>
@@ -231,7 +238,8 @@ const confirm = (entry: Entry, s: Statement): Entry => {
     lastConfirmedAt: later(entry.lastConfirmedAt, s.at),
     createdAt: ms(s.at) < ms(entry.createdAt) ? s.at : entry.createdAt,
     expiresAt: explicit ? s.expiresAt : entry.expiresAt,
-    aliases
+    aliases,
+    source: s.source ?? entry.source
   }) as Entry
 }
 
@@ -283,7 +291,7 @@ const apply = (state: State, s: Statement, touched: Set<string>): State => {
   }
   const same = match(state, s.scope, s.project, Similarity.terms(s.text), now)
   if (same !== undefined) {
-    if (touched.has(same.memoryId)) return state
+    if (touched.has(same.memoryId) || (s.source !== undefined && same.source === s.source)) return state
     const confirmed = confirm(same, s)
     touched.add(confirmed.memoryId)
     return put(state, same, confirmed)
@@ -319,7 +327,8 @@ export const evolve = (state: State, envelope: Envelope): State => {
           kind: "implicit",
           category: proposal.category,
           text: proposal.text,
-          at
+          at,
+          source: envelope.id
         }, touched)
       })
       return out
@@ -333,7 +342,8 @@ export const evolve = (state: State, envelope: Envelope): State => {
         category: event.category ?? categorize(event.text),
         text: event.text,
         at,
-        expiresAt: event.expiresAt
+        expiresAt: event.expiresAt,
+        source: event.source
       }, new Set())
     case "MemoryForgotten":
       return remove(next, event.memoryId)
@@ -424,7 +434,8 @@ export const EntryJson = Schema.Struct({
   recalls: Schema.NonNegativeInt,
   lastRecalledAt: optional(Schema.String),
   expiresAt: optional(Schema.String),
-  aliases: Schema.Array(Schema.String)
+  aliases: Schema.Array(Schema.String),
+  source: optional(Schema.String)
 })
 
 const StateJson = Schema.Struct({

@@ -1,9 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Envelope } from "@weft/kernel/Envelope"
-import { ModelFailed } from "@weft/kernel/Events"
+import type { AnyEvent, MemoryCategory } from "@weft/kernel/Events"
+import { MemoryWritten, ModelFailed } from "@weft/kernel/Events"
 import * as Projection from "@weft/kernel/Projection"
 import { Clock, Effect, Either, Schema, TestClock } from "effect"
 import * as fc from "fast-check"
+import * as Importance from "../src/Importance.js"
 import * as Similarity from "../src/internal/Similarity.js"
 import type { State } from "../src/WritableMemory.js"
 import { compact, entries, get, lines, projection, rank, size } from "../src/WritableMemory.js"
@@ -366,5 +368,66 @@ describe("WritableMemory", () => {
         }
       }
     )
+  })
+})
+
+describe("WritableMemory: implicit entries from the memory pass", () => {
+  /** What the memory pass records for a statement it read in the user message of event `source`. */
+  const proposed = (memoryId: string, text: string, source: string, category: MemoryCategory = "preference") =>
+    new MemoryWritten({ memoryId, scope: "user", kind: "implicit", text, category, source })
+
+  it("start less important than the same statement written explicitly, and decay away where an explicit entry stays", () => {
+    const implicit = fold(
+      log([started("/p"), said("hello"), proposed("m1", "The user prefers tabs over spaces", "e2")])
+    )
+    const explicit = fold(log([
+      started("/p"),
+      said("hello"),
+      written("m1", "The user prefers tabs over spaces", {
+        category: "preference"
+      })
+    ]))
+    const at = T0 + DAY
+    const [a] = rank(implicit, { now: at })
+    const [b] = rank(explicit, { now: at })
+    assert.deepStrictEqual([a!.entry.kind, b!.entry.kind], ["implicit", "explicit"])
+    assert.isBelow(a!.importance, b!.importance)
+    // A year on, the implicit entry has faded; the explicit one has not.
+    assert.deepStrictEqual(entries(implicit, { now: T0 + 365 * DAY }), [])
+    assert.strictEqual(entries(explicit, { now: T0 + 365 * DAY }).length, 1)
+  })
+
+  it("merge with paraphrases as rule-found entries do, once per user message, and are promoted when confirmed again", () => {
+    const state = (steps: ReadonlyArray<AnyEvent>) => fold(log([started("/p"), ...steps]))
+    // e2: the rules find the preference; the pass reading e2 proposes a paraphrase — one statement, not two.
+    const once = state([said("I prefer tabs over spaces."), proposed("m1", "The user prefers tabs over spaces", "e2")])
+    assert.deepStrictEqual(all(once).map((e) => [e.memoryId, e.kind, e.confirmations]), [[
+      "implicit-e2-0",
+      "implicit",
+      1
+    ]])
+    // e4: a question the rules pass over; the pass reading it finds the preference again: a confirmation.
+    const twice = state([
+      said("I prefer tabs over spaces."),
+      proposed("m1", "The user prefers tabs over spaces", "e2"),
+      said("Can you reindent this file?"),
+      proposed("m2", "User prefers tabs over spaces", "e4"),
+      proposed("m3", "The user prefers tabs, not spaces", "e4")
+    ])
+    assert.deepStrictEqual(all(twice).map((e) => [e.memoryId, e.confirmations, e.aliases]), [["implicit-e2-0", 2, []]])
+    // A third message stating it promotes it: it weighs as an explicit entry.
+    const thrice = state([
+      said("I prefer tabs over spaces."),
+      said("Can you reindent this file?"),
+      proposed("m2", "User prefers tabs over spaces", "e3"),
+      said("Tabs, not spaces, remember?"),
+      proposed("m3", "The user prefers tabs over spaces", "e5")
+    ])
+    const [entry] = all(thrice)
+    assert.strictEqual(entry!.confirmations, 3)
+    assert.isTrue(Importance.promoted(entry!))
+    // Through a checkpoint, the message that last stated it is kept: the same message does not confirm it again.
+    const resumed = fold(log([proposed("m4", "The user prefers tabs over spaces", "e5")]), checkpoint(thrice))
+    assert.strictEqual(all(resumed)[0]!.confirmations, 3)
   })
 })

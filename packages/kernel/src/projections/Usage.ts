@@ -15,7 +15,8 @@
  *
  * The state keeps, per key, that largest usage with its time, model, session and agent, so a
  * later line (or a later partial fold, in `merge`) can still replace it. `ContextCompacted` (the
- * summary request of a compaction) counts like a response without a message id.
+ * summary request of a compaction) counts like a response without a message id; `MemoryExtracted`
+ * (the answer of a memory pass) like a response.
  *
  * A checkpoint holds the state as a base, sorted columns written once, and an overlay of the
  * entries added or replaced since (see `codec`): a run resumed from it writes the base's columns
@@ -380,6 +381,11 @@ const nodeOf = (
   prev: undefined
 })
 
+/**
+ * Folds the usage of one answered request: a response (`ModelResponded`), a compaction's summary
+ * (`ContextCompacted`, counted as a response without a message id) or a memory pass's answer
+ * (`MemoryExtracted`, counted as a response: once per message id and request id).
+ */
 export const evolve = (state: State, envelope: Envelope): State => {
   const event = envelope.event
   let node: Node
@@ -389,6 +395,9 @@ export const evolve = (state: State, envelope: Envelope): State => {
       break
     case "ContextCompacted":
       node = nodeOf(envelope, undefined, event.requestId, event.model ?? "", event.usage)
+      break
+    case "MemoryExtracted":
+      node = nodeOf(envelope, event.messageId, event.requestId, event.model, event.usage)
       break
     default:
       return state
@@ -1717,7 +1726,7 @@ export const json = (report: Report): Record<string, unknown> => {
 export const projection: Projection.Projection<State> = Projection.make({
   name: "usage",
   version: 2,
-  handles: ["ModelResponded", "ContextCompacted"],
+  handles: ["ModelResponded", "ContextCompacted", "MemoryExtracted"],
   initial: empty,
   evolve,
   codec,
