@@ -16,10 +16,11 @@
  * - Order: files in the source's order, each file's lines in order; a resumed run folds each
  *   file's new lines in the same file order.
  * - Workers: with `workers > 1`, a `merge`, a way to start a worker and references the worker
- *   can resolve, a fold from scratch splits the files into `workers` contiguous runs of about
- *   equal size, folds the first on the calling thread and each other one in a worker thread,
- *   and merges the partial states in file order. A resumed run (usually a few new lines) folds
- *   on the calling thread alone, from the checkpoint's state.
+ *   can resolve, a fold from scratch starts `workers - 1` worker threads and folds the files in
+ *   order on the calling thread meanwhile; as workers are ready, the files not yet started are
+ *   split into contiguous runs of about equal size, the calling thread keeping the first, and
+ *   the partial states are merged in file order (see `foldInParallel`). A resumed run (usually a
+ *   few new lines) folds on the calling thread alone, from the checkpoint's state.
  */
 import type { FileSystem, Path } from "@effect/platform"
 import type { Envelope } from "@weft/kernel/Envelope"
@@ -28,7 +29,7 @@ import type { AnyEvent } from "@weft/kernel/Events"
 import * as Projection from "@weft/kernel/Projection"
 import { handlesTag, mayHold as projectionMayHold } from "@weft/kernel/Projection"
 import type { Duration } from "effect"
-import { Effect, Either, Option, ParseResult, Random, Schema, Stream } from "effect"
+import { Deferred, Effect, Either, Exit, FiberId, Option, ParseResult, Random, Schema, Stream } from "effect"
 import { isAscii } from "node:buffer"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -246,25 +247,42 @@ export interface Progress {
   readonly events: number
 }
 
-/** What a worker thread is started with (as its `workerData`). */
+/**
+ * What a worker thread is started with (as its `workerData`). Its files come later, in a
+ * `WorkerShare`: a worker takes a while to start, and what it is given is decided once it is ready.
+ */
 export interface WorkerData {
   readonly projection: ProjectionRef
   readonly format: FormatRef
-  /** The files to fold, in order: from byte `from` (the start of line `line + 1`) up to byte `end`. */
-  readonly files: ReadonlyArray<
-    { readonly file: SourceFile; readonly from: number; readonly end: number; readonly line: number }
-  >
   readonly lenient: boolean
   /** The projection's name and version, checked against what the worker resolves. */
   readonly name: string
   readonly version: number
 }
 
+/** A file of a worker's share: read from byte `from` (the start of line `line + 1`) up to byte `end`. */
+export interface SharedFile {
+  readonly file: SourceFile
+  readonly from: number
+  readonly end: number
+  readonly line: number
+}
+
+/** What the runner posts to a worker that is `Ready`: the files to fold, in order. */
+export interface WorkerShare {
+  readonly _tag: "Fold"
+  readonly files: ReadonlyArray<SharedFile>
+}
+
 /** Starts a worker thread running `ProjectionWorker.workerMain` with `data` as its `workerData`. */
 export type WorkerSpawner = (data: WorkerData) => Worker
 
-/** What a worker posts back. */
+/**
+ * What a worker posts back: `Ready` once it has resolved the projection and the format's reader
+ * (it then waits for its `WorkerShare`), its progress while it folds, then `Done` or `Failed`.
+ */
 export type WorkerMessage =
+  | { readonly _tag: "Ready" }
   | { readonly _tag: "Progress"; readonly files: number; readonly bytes: number; readonly events: number }
   | {
     readonly _tag: "Done"
@@ -289,7 +307,8 @@ export interface RunOptions {
   readonly workers?: number
   /**
    * Fold on one thread all the same when there is less than this to read (bytes; default 0):
-   * starting workers and merging their states costs more than it saves on a small fold.
+   * starting workers and merging their states costs more than it saves on a small fold. Nor is
+   * a worker given files when less than this is left to read once it is ready.
    */
   readonly minParallelBytes?: number
   /** How to start a worker (the composition root gives it). */
@@ -952,33 +971,36 @@ const turnEventLoop = Effect.async<void>((resume) => {
   return Effect.sync(() => clearImmediate(immediate))
 })
 
-/** Folds the items in order on this thread. */
-const foldHere = <S>(
+/**
+ * This thread's fold, a file at a time: `add` folds one more item, after those before it. The
+ * caller may decide between two files how far to go, as a parallel fold does.
+ */
+const makeFolding = <S>(
   projection: Projection.Projection<S>,
   format: Format,
-  items: ReadonlyArray<Item>,
+  bytes: number,
   from: S,
   lenient: boolean,
   report: ReturnType<typeof makeReporter>
-) =>
-  Effect.gen(function*() {
-    const fold: Core.Fold<S, SourceFile> = {
-      reader: format.reader(projection, { bytes: items.reduce((n, item) => n + (item.end - item.from), 0) }),
-      handles: handlesTag(projection),
-      evolve: projection.evolve,
-      lenient,
-      state: from,
-      bytes: 0,
-      events: 0,
-      skippedLines: 0
-    }
-    const buffers = Core.makeBuffers()
-    const marks: Array<FileMark> = []
-    let chunks = 0
-    for (const item of items) {
+) => {
+  const fold: Core.Fold<S, SourceFile> = {
+    reader: format.reader(projection, { bytes }),
+    handles: handlesTag(projection),
+    evolve: projection.evolve,
+    lenient,
+    state: from,
+    bytes: 0,
+    events: 0,
+    skippedLines: 0
+  }
+  const buffers = Core.makeBuffers()
+  const marks: Array<FileMark> = []
+  let chunks = 0
+  const add = (item: Item): Effect.Effect<void, ProjectionError> =>
+    Effect.gen(function*() {
       if (item.end <= item.from) {
         marks.push(unchangedMark(item))
-        continue
+        return
       }
       const mark = yield* Effect.acquireUseRelease(
         Effect.try({
@@ -1010,8 +1032,31 @@ const foldHere = <S>(
         (fd) => Effect.sync(() => fs.closeSync(fd))
       )
       marks.push(markOf(item, mark))
-    }
-    return { state: fold.state, marks, bytes: fold.bytes, events: fold.events, skippedLines: fold.skippedLines }
+    })
+  const folded = (): Folded<S> => ({
+    state: fold.state,
+    marks,
+    bytes: fold.bytes,
+    events: fold.events,
+    skippedLines: fold.skippedLines
+  })
+  return { add, folded }
+}
+
+/** Folds the items in order on this thread. */
+const foldHere = <S>(
+  projection: Projection.Projection<S>,
+  format: Format,
+  items: ReadonlyArray<Item>,
+  from: S,
+  lenient: boolean,
+  report: ReturnType<typeof makeReporter>
+) =>
+  Effect.gen(function*() {
+    const bytes = items.reduce((n, item) => n + (item.end - item.from), 0)
+    const folding = makeFolding(projection, format, bytes, from, lenient, report)
+    for (const item of items) yield* folding.add(item)
+    return folding.folded()
   })
 
 /** The reason a fold failed on a line, and what to do about it. */
@@ -1022,63 +1067,119 @@ export const failureReason = (reason: string, lenient: boolean): string =>
       lenient ? "" : ", or fold leniently to skip such lines"
     }`
 
-/** Runs one worker over `data`, reporting its progress, until it posts its partial state. */
-const runWorker = (
+type Done = Extract<WorkerMessage, { _tag: "Done" }>
+
+/** A worker thread of a parallel fold, followed from its start to its partial state. */
+interface Helper {
+  readonly worker: Worker
+  /**
+   * Starting: not ready yet. Ready: waiting for its share. Folding: given one. Dismissed: given
+   * none and stopped; what it posts or how it ends no longer matters.
+   */
+  phase: "Starting" | "Ready" | "Folding" | "Dismissed"
+  /** Its share, once it has one: where it starts among the files read, and its files. */
+  share: { readonly start: number; readonly items: ReadonlyArray<Item> } | undefined
+  /** What it posts when done, or how it failed. */
+  readonly outcome: Deferred.Deferred<Done, ProjectionError>
+  /** Its termination, once asked for. */
+  stopping: Promise<number> | undefined
+}
+
+const stopHelper = (helper: Helper): Promise<number> => helper.stopping ??= helper.worker.terminate()
+
+/**
+ * Starts a worker thread with `data` and follows it: its phase, its progress, its outcome. A
+ * failure of a worker not dismissed fails `failed` too, so that the whole fold stops at once.
+ * The worker is terminated when the scope closes, whatever happened (Ctrl-C included).
+ */
+const startHelper = (
   spawn: WorkerSpawner,
   data: WorkerData,
+  where: string,
+  failed: Deferred.Deferred<never, ProjectionError>,
   onProgress: (message: Extract<WorkerMessage, { _tag: "Progress" }>) => void
 ) =>
-  Effect.async<Extract<WorkerMessage, { _tag: "Done" }>, ProjectionError>((resume) => {
-    const where = data.files[0]?.file.path ?? "worker"
-    let worker: Worker
-    try {
-      worker = spawn(data)
-    } catch (cause) {
-      resume(Effect.fail(new ProjectionError({ path: where, reason: `could not start a worker (${describe(cause)})` })))
-      return
-    }
-    let settled = false
-    const settle = (outcome: Effect.Effect<Extract<WorkerMessage, { _tag: "Done" }>, ProjectionError>) => {
-      if (settled) return
-      settled = true
-      resume(Effect.ensuring(outcome, Effect.promise(() => worker.terminate())))
-    }
-    worker.on("message", (message: WorkerMessage) => {
-      switch (message._tag) {
-        case "Progress":
-          return onProgress(message)
-        case "Done":
-          return settle(Effect.succeed(message))
-        case "Failed":
-          return settle(
-            Effect.fail(
-              new ProjectionError({
-                path: message.path,
-                reason: message.reason,
-                ...(message.line === undefined ? {} : { line: message.line })
-              })
-            )
-          )
-      }
-    })
-    worker.on("error", (cause) =>
-      settle(Effect.fail(new ProjectionError({ path: where, reason: `a worker failed (${describe(cause)})` }))))
-    worker.on("exit", (code) =>
-      settle(
-        Effect.fail(
-          new ProjectionError({ path: where, reason: `a worker exited (code ${code}) before it was done` })
-        )
-      ))
-    return Effect.promise(() =>
-      worker.terminate()
-    )
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => {
+        const worker = spawn(data)
+        const helper: Helper = {
+          worker,
+          phase: "Starting",
+          share: undefined,
+          outcome: Deferred.unsafeMake(FiberId.none),
+          stopping: undefined
+        }
+        let settled = false
+        const settle = (outcome: Exit.Exit<Done, ProjectionError>) => {
+          if (settled || helper.phase === "Dismissed") return
+          settled = true
+          Deferred.unsafeDone(helper.outcome, outcome)
+          if (Exit.isFailure(outcome)) Deferred.unsafeDone(failed, Exit.failCause(outcome.cause))
+        }
+        const fail = (path: string, reason: string, line?: number) =>
+          settle(Exit.fail(new ProjectionError({ path, reason, ...(line === undefined ? {} : { line }) })))
+        const at = () => helper.share?.items[0]?.file.path ?? where
+        worker.on("message", (message: WorkerMessage) => {
+          switch (message._tag) {
+            case "Ready":
+              if (helper.phase === "Starting") helper.phase = "Ready"
+              return
+            case "Progress":
+              return onProgress(message)
+            case "Done":
+              return settle(Exit.succeed(message))
+            case "Failed":
+              return fail(message.path, message.reason, message.line)
+          }
+        })
+        worker.on("error", (cause) => fail(at(), `a worker failed (${describe(cause)})`))
+        worker.on("exit", (code) => fail(at(), `a worker exited (code ${code}) before it was done`))
+        return helper
+      },
+      catch: (cause) => new ProjectionError({ path: where, reason: `could not start a worker (${describe(cause)})` })
+    }),
+    (helper) => Effect.promise(() => stopHelper(helper))
+  )
+
+/** A worker's partial state, once it is done, decoded, its marks those of its share's files. */
+const partialState = <S>(
+  projection: Projection.Projection<S>,
+  { helper, share }: { readonly helper: Helper; readonly share: NonNullable<Helper["share"]> }
+) =>
+  Effect.flatMap(Deferred.await(helper.outcome), (reply) => {
+    const partial = decodeState(projection, reply.state)
+    return Either.isLeft(partial)
+      ? new ProjectionError({
+        path: share.items[0]!.file.path,
+        reason: `a worker's partial state does not decode (${partial.left}); check the projection's codec`
+      })
+      : Effect.succeed({
+        ...reply,
+        state: partial.right,
+        marks: reply.marks.map((mark, j) => markOf(share.items[j]!, mark))
+      })
   })
 
 /**
+ * Between two files, while a worker may still become ready, the event loop turns (so that its
+ * `Ready` is seen) at most this often, in ms: a turn costs little, but a file may cost less.
+ */
+const READY_CHECK_MS = 2
+
+/**
  * Folds the items (from scratch) on `parallel.workers` threads: this one and `workers - 1` worker
- * threads, each given one contiguous run of the files (this thread the first, while the workers
- * fold theirs), and merges the partial states in file order. Folding a share here rather than
- * waiting costs one worker's start and one partial state's trip through the codec less.
+ * threads. The workers are started first, with no files: a worker takes a while to start (it
+ * loads the program), and an equal share decided up front left this thread idle, done with its
+ * own, while a worker still folded its late-started one. This thread meanwhile folds the files in
+ * order from the first. Whenever workers are ready, the files this thread has not started are
+ * split into contiguous runs of about equal size (`Core.partition`), one for each thread that
+ * could still fold: this thread keeps the first runs — its own and those of the workers not ready
+ * yet, which a worker ready later splits again — and each ready worker takes one of the last. So
+ * this thread's state stays one contiguous prefix of the files, each worker's a later run, and
+ * merging them in file order gives what one thread folding every file would. A worker not ready
+ * when this thread has nothing left to share (fewer than two files, or less than
+ * `minParallelBytes`) gets nothing and is terminated; every worker is terminated at the end.
  */
 const foldInParallel = <S>(
   projection: Projection.Projection<S>,
@@ -1087,6 +1188,7 @@ const foldInParallel = <S>(
   lenient: boolean,
   parallel: {
     readonly workers: number
+    readonly minParallelBytes: number
     readonly spawn: WorkerSpawner
     readonly projectionRef: ProjectionRef
     readonly formatRef: FormatRef
@@ -1096,55 +1198,116 @@ const foldInParallel = <S>(
 ) =>
   Effect.gen(function*() {
     const toRead = items.filter((item) => item.end > item.from)
-    const starts = Core.partition(toRead.map((item) => item.end - item.from), parallel.workers)
-    const runs = starts.map((start, i) => toRead.slice(start, starts[i + 1] ?? toRead.length))
-    const counts = runs.map(() => ({ files: 0, bytes: 0, events: 0 }))
+    const sizes = toRead.map((item) => item.end - item.from)
     const unchanged = items.length - toRead.length
-    const reportRun =
+    // Progress: this thread's counts first, then each worker's.
+    const counts = Array.from({ length: parallel.workers }, () => ({ files: 0, bytes: 0, events: 0 }))
+    const reportPart =
       (i: number) => (progress: { readonly files: number; readonly bytes: number; readonly events: number }) => {
         counts[i] = { files: progress.files, bytes: progress.bytes, events: progress.events }
         report(
           counts.reduce(
             (a, b) => ({ files: a.files + b.files, bytes: a.bytes + b.bytes, events: a.events + b.events }),
-            {
-              files: unchanged,
-              bytes: 0,
-              events: 0
-            }
+            { files: unchanged, bytes: 0, events: 0 }
           )
         )
       }
-    // The workers' runs: each partial state is decoded as soon as its worker is done.
-    const inWorkers = runs.slice(1).map((run, w) =>
-      runWorker(
-        parallel.spawn,
-        {
-          projection: parallel.projectionRef,
-          format: parallel.formatRef,
-          files: run.map((item) => ({ file: item.file, from: item.from, end: item.end, line: item.line })),
-          lenient,
-          name: projection.name,
-          version: projection.version
-        },
-        reportRun(w + 1)
-      ).pipe(Effect.flatMap((reply) => {
-        const partial = decodeState(projection, reply.state)
-        return Either.isLeft(partial)
-          ? new ProjectionError({
-            path: run[0]!.file.path,
-            reason: `a worker's partial state does not decode (${partial.left}); check the projection's codec`
-          })
-          : Effect.succeed({
-            ...reply,
-            state: partial.right,
-            marks: reply.marks.map((mark, j) => markOf(run[j]!, mark))
-          })
-      }))
+    const failed = yield* Deferred.make<never, ProjectionError>()
+    const data: WorkerData = {
+      projection: parallel.projectionRef,
+      format: parallel.formatRef,
+      lenient,
+      name: projection.name,
+      version: projection.version
+    }
+    const helpers = yield* Effect.forEach(
+      Array.from({ length: parallel.workers - 1 }, (_, i) => i + 1),
+      (i) => startHelper(parallel.spawn, data, format.key, failed, reportPart(i))
     )
-    // This thread's run last, so that the workers are started before it begins.
-    const here = foldHere(projection, format, runs[0]!, projection.initial, lenient, reportRun(0))
-    const folded = yield* Effect.all([...inWorkers, here], { concurrency: "unbounded" })
-    const inOrder = [folded[folded.length - 1]!, ...folded.slice(0, -1)]
+
+    const total = sizes.reduce((n, size) => n + size, 0)
+    const here = makeFolding(projection, format, total, projection.initial, lenient, reportPart(0))
+    const waiting = (helper: Helper) => helper.phase === "Starting" || helper.phase === "Ready"
+    const dismiss = (helper: Helper) => {
+      helper.phase = "Dismissed"
+      // Awaited when the scope closes.
+      stopHelper(helper)
+    }
+    /** This thread's run ends before file `end`; it has `left` bytes of files not started. */
+    let end = toRead.length
+    let left = total
+    /**
+     * Before this thread starts file `next`: hands the ready workers their shares of the files
+     * not started, or dismisses the workers waiting when there is too little left to share.
+     * Returns the bytes given.
+     */
+    const shareOut = (next: number): number => {
+      if (end - next < 2 || left < parallel.minParallelBytes) {
+        for (const helper of helpers) if (waiting(helper)) dismiss(helper)
+        return 0
+      }
+      const ready = helpers.filter((helper) => helper.phase === "Ready")
+      if (ready.length === 0) return 0
+      const starting = helpers.filter((helper) => helper.phase === "Starting").length
+      const starts = Core.partition(sizes.slice(next, end), 1 + starting + ready.length).map((start) => next + start)
+      // The ready workers take the last runs, this thread keeps the others (fewer files than runs: fewer runs).
+      const given = Math.min(ready.length, starts.length - 1)
+      const first = starts.length - given
+      let bytes = 0
+      for (const [j, helper] of ready.entries()) {
+        if (j >= given) {
+          dismiss(helper)
+          continue
+        }
+        const start = starts[first + j]!
+        const share = toRead.slice(start, starts[first + j + 1] ?? end)
+        helper.phase = "Folding"
+        helper.share = { start, items: share }
+        helper.worker.postMessage(
+          {
+            _tag: "Fold",
+            files: share.map(({ end, file, from, line }) => ({ file, from, end, line }))
+          } satisfies WorkerShare
+        )
+        bytes += share.reduce((n, item) => n + (item.end - item.from), 0)
+      }
+      if (given > 0) end = starts[first]!
+      left -= bytes
+      return bytes
+    }
+
+    const clock = yield* Effect.clock
+    const front = Effect.gen(function*() {
+      let lastTurn = clock.unsafeCurrentTimeMillis()
+      for (let next = 0; next < end; next++) {
+        if (helpers.some(waiting)) {
+          if (clock.unsafeCurrentTimeMillis() - lastTurn >= READY_CHECK_MS) {
+            yield* turnEventLoop
+            lastTurn = clock.unsafeCurrentTimeMillis()
+          }
+          const given = shareOut(next)
+          if (given > 0) {
+            yield* Effect.logDebug(
+              `projection ${projection.name}: ${total - left - given} of ${total} bytes folded here when ` +
+                `workers were ready; they fold ${given}, this thread ${left}`
+            )
+          }
+        }
+        yield* here.add(toRead[next]!)
+        left -= sizes[next]!
+      }
+      for (const helper of helpers) if (waiting(helper)) dismiss(helper)
+    })
+    // A worker's failure stops this thread's fold at once.
+    yield* Effect.raceFirst(front, Deferred.await(failed))
+
+    // The workers' partial states, each decoded as soon as its worker is done, in file order.
+    const shared = helpers.flatMap((helper) => helper.share === undefined ? [] : [{ helper, share: helper.share }])
+      .sort((a, b) => a.share.start - b.share.start)
+    const inWorkers = yield* Effect.forEach(shared, (part) => partialState(projection, part), {
+      concurrency: "unbounded"
+    })
+    const inOrder = [here.folded(), ...inWorkers]
     const marks = new Map<string, FileMark>()
     for (const part of inOrder) for (const mark of part.marks) marks.set(mark.path, mark)
     return {
@@ -1154,7 +1317,7 @@ const foldInParallel = <S>(
       events: inOrder.reduce((n, part) => n + part.events, 0),
       skippedLines: inOrder.reduce((n, part) => n + part.skippedLines, 0)
     } satisfies Folded<S>
-  })
+  }).pipe(Effect.scoped)
 
 const sameMarks = (a: ReadonlyArray<FileMark>, b: ReadonlyArray<FileMark>): boolean =>
   a.length === b.length && a.every((mark, i) => {
@@ -1213,6 +1376,7 @@ const runFrom = <S>(
         items.filter((item) => item.end > item.from).length > 1
       ? {
         workers,
+        minParallelBytes: options.minParallelBytes ?? 0,
         spawn: options.worker,
         projectionRef: options.projectionRef,
         formatRef,

@@ -7,14 +7,17 @@
  * ```
  *
  * It resolves the projection and the format's reader from their references (functions do not
- * cross threads), folds its files from the projection's `initial` state, and posts back the
- * encoded partial state, where each file was folded up to, and its counts. The runner merges
- * the partial states in file order.
+ * cross threads), posts `Ready` and waits for its share of the files (a `WorkerShare`): a worker
+ * takes a while to start, so the runner decides what each worker folds only once it is ready.
+ * It folds its files from the projection's `initial` state and posts back the encoded partial
+ * state, where each file was folded up to, and its counts. The runner merges the partial states
+ * in file order.
  */
 import type * as Projection from "@weft/kernel/Projection"
 import { handlesTag } from "@weft/kernel/Projection"
 import { Cause, Effect, Either, Schema } from "effect"
 import * as fs from "node:fs"
+import type { MessagePort } from "node:worker_threads"
 import { parentPort } from "node:worker_threads"
 import * as Core from "./internal/foldFiles.js"
 import type {
@@ -23,7 +26,8 @@ import type {
   ProjectionRef,
   SourceFile,
   WorkerData,
-  WorkerMessage
+  WorkerMessage,
+  WorkerShare
 } from "./ProjectionRunner.js"
 import { failureReason, ProjectionError, weftReader } from "./ProjectionRunner.js"
 
@@ -41,15 +45,17 @@ type Done = Extract<WorkerMessage, { _tag: "Done" }>
 
 const describe = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
-/** Folds the files of `data`, posting progress through `post` at most every 100 ms. */
-export const foldFiles = (
-  data: WorkerData,
-  resolve: Resolver,
-  post: (message: WorkerMessage) => void
-): Effect.Effect<Done, ProjectionError> =>
+/** What a worker folds with: the projection and the format's reader, resolved from its `WorkerData`. */
+interface Resolved {
+  readonly data: WorkerData
+  readonly projection: Projection.Any
+  readonly reader: FormatReader
+}
+
+/** Resolves the projection and reader `data` names, and checks the projection is the one asked for. */
+const resolveData = (data: WorkerData, resolve: Resolver, where: string): Effect.Effect<Resolved, ProjectionError> =>
   Effect.gen(function*() {
     const projection = yield* resolve.projection(data.projection)
-    const where = data.files[0]?.file.path ?? "worker"
     if (projection.name !== data.name || projection.version !== data.version) {
       return yield* new ProjectionError({
         path: where,
@@ -57,10 +63,18 @@ export const foldFiles = (
           `${data.name} v${data.version} was asked for; check the worker's resolver`
       })
     }
+    return { data, projection, reader: resolve.format(data.format) }
+  })
+
+/** Folds `files` from the projection's initial state, posting progress through `post` at most every 100 ms. */
+const foldShare = (
+  { data, projection, reader }: Resolved,
+  files: WorkerShare["files"],
+  post: (message: WorkerMessage) => void
+): Effect.Effect<Done, ProjectionError> =>
+  Effect.gen(function*() {
     const fold: Core.Fold<unknown, SourceFile> = {
-      reader: resolve.format(data.format)(projection, {
-        bytes: data.files.reduce((n, { end, from }) => n + (end - from), 0)
-      }),
+      reader: reader(projection, { bytes: files.reduce((n, { end, from }) => n + (end - from), 0) }),
       handles: handlesTag(projection),
       evolve: projection.evolve,
       lenient: data.lenient,
@@ -73,7 +87,7 @@ export const foldFiles = (
     let lastPost = clock.unsafeCurrentTimeMillis()
     const buffers = Core.makeBuffers()
     const marks: Array<Core.Mark> = []
-    for (const [done, { end, file, from, line }] of data.files.entries()) {
+    for (const [done, { end, file, from, line }] of files.entries()) {
       const step = yield* Effect.try({
         try: () => {
           const fd = fs.openSync(file.path, "r")
@@ -110,7 +124,7 @@ export const foldFiles = (
       : Either.mapLeft(Schema.encodeEither(projection.codec)(fold.state), (error) => error.message)
     if (Either.isLeft(state)) {
       return yield* new ProjectionError({
-        path: where,
+        path: files[0]?.file.path ?? "worker",
         reason: `the partial state of ${projection.name} does not encode with its codec (${state.left}); fix the codec`
       })
     }
@@ -125,32 +139,62 @@ export const foldFiles = (
   })
 
 /**
- * The body of a worker thread: folds `data` and posts the outcome to the parent. The thread's
- * entry point runs it (`Effect.runFork(workerMain(workerData, resolver))`).
+ * Folds the files of `data` as a worker does once given them: resolves the projection and the
+ * reader, folds, and returns what the worker posts when it is done. Posts progress through `post`.
+ */
+export const foldFiles = (
+  data: WorkerData & Pick<WorkerShare, "files">,
+  resolve: Resolver,
+  post: (message: WorkerMessage) => void
+): Effect.Effect<Done, ProjectionError> =>
+  Effect.flatMap(
+    resolveData(data, resolve, data.files[0]?.file.path ?? "worker"),
+    (resolved) => foldShare(resolved, data.files, post)
+  )
+
+/** The share the runner posts to this worker once it is ready. */
+const nextShare = (port: MessagePort): Effect.Effect<WorkerShare> =>
+  Effect.async((resume) => {
+    const receive = (share: WorkerShare) => resume(Effect.succeed(share))
+    port.once("message", receive)
+    return Effect.sync(() => {
+      port.off("message", receive)
+    })
+  })
+
+/**
+ * The body of a worker thread: resolves what `data` names, posts `Ready`, folds the share the
+ * parent then posts, and posts the outcome. The thread's entry point runs it
+ * (`Effect.runFork(workerMain(workerData, resolver))`).
  */
 export const workerMain = (data: WorkerData, resolve: Resolver): Effect.Effect<void> => {
   const port = parentPort
   if (port === null) return Effect.dieMessage("ProjectionWorker.workerMain runs in a worker thread")
   const post = (message: WorkerMessage) => port.postMessage(message)
-  const where = data.files[0]?.file.path ?? "worker"
-  return (
-    foldFiles(data, resolve, post).pipe(
-      Effect.matchCause({
-        onSuccess: post,
-        onFailure: (cause) => {
-          const failure = Cause.failureOption(cause)
-          post(
-            failure._tag === "Some"
-              ? {
-                _tag: "Failed",
-                path: failure.value.path,
-                reason: failure.value.reason,
-                ...(failure.value.line === undefined ? {} : { line: failure.value.line })
-              }
-              : { _tag: "Failed", path: where, reason: `the worker died: ${Cause.pretty(cause).split("\n")[0]}` }
-          )
-        }
-      })
-    )
+  // Where a failure is told to be: the projection until the worker has files, then its first file.
+  let where = data.projection._tag === "File" ? data.projection.path : data.projection.name
+  return resolveData(data, resolve, where).pipe(
+    Effect.tap(() => post({ _tag: "Ready" })),
+    Effect.zip(nextShare(port)),
+    Effect.flatMap(([resolved, share]) => {
+      where = share.files[0]?.file.path ?? where
+      return foldShare(resolved, share.files, post)
+    }),
+    Effect.matchCause({
+      onSuccess: post,
+      onFailure: (cause) => {
+        const failure = Cause.failureOption(cause)
+        post(
+          failure._tag === "Some"
+            ? {
+              _tag: "Failed",
+              path: failure.value.path,
+              reason: failure.value.reason,
+              ...(failure.value.line === undefined ? {} : { line: failure.value.line })
+            }
+            : { _tag: "Failed", path: where, reason: `the worker died: ${Cause.pretty(cause).split("\n")[0]}` }
+        )
+      }
+    })
   )
 }

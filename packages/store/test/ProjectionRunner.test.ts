@@ -6,14 +6,14 @@ import { lineCodec } from "@weft/kernel/EventCodec"
 import type { AnyEvent } from "@weft/kernel/Events"
 import { ToolCallCompleted, TurnCompleted, UnknownEvent, UserMessageReceived } from "@weft/kernel/Events"
 import * as Projection from "@weft/kernel/Projection"
-import { Effect, Either, Exit, Fiber, Logger, Queue, Stream } from "effect"
+import { Deferred, Effect, Either, Exit, Fiber, Logger, Queue, Stream } from "effect"
 import * as fc from "fast-check"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Worker } from "node:worker_threads"
 import { encodeProjectPath } from "../src/Layout.js"
 import * as ProjectionRunner from "../src/ProjectionRunner.js"
-import type { Format, Result, RunOptions, WorkerSpawner } from "../src/ProjectionRunner.js"
+import type { Format, Result, RunOptions, WorkerShare, WorkerSpawner } from "../src/ProjectionRunner.js"
 import { lengthy } from "./utils/lengthy.js"
 import { ordered, summing } from "./utils/summing.js"
 import type { Sums } from "./utils/summing.js"
@@ -26,7 +26,8 @@ type Kind = "said" | "tool" | "turn" | "unknown" | "untellable"
 
 interface Entry {
   readonly project: 0 | 1
-  readonly session: 0 | 1 | 2
+  /** 0 to 2; a parallel fold's model spreads entries over more sessions, so more files. */
+  readonly session: number
   readonly kind: Kind
   readonly text: string
 }
@@ -39,6 +40,12 @@ const entry: fc.Arbitrary<Entry> = fc.record({
 })
 
 const log = fc.array(entry, { minLength: 1, maxLength: 40 })
+
+/** An entry in one of up to twenty sessions: a log of many files, for the many ways to split them. */
+const spreadEntry: fc.Arbitrary<Entry> = fc.tuple(entry, fc.nat(6)).map(([e, more]) => ({
+  ...e,
+  session: e.session + 3 * more
+}))
 
 const sessionIdOf = (e: Pick<Entry, "project" | "session">) => `s-${e.project}-${e.session}`
 
@@ -124,18 +131,110 @@ const all = (home: string) => ProjectionRunner.weftSource(home, { _tag: "All" })
 
 const runAll = (home: string, options?: RunOptions) => ProjectionRunner.run(home, summing, all(home), options)
 
-const workerUrl = new URL("./fixtures/projectionWorker.mjs", import.meta.url)
-/** The files each worker was given, in the order the workers were started. */
-const spawned: Array<ReadonlyArray<string>> = []
-const spawner: WorkerSpawner = (data) => {
-  spawned.push(data.files.map(({ file }) => file.path))
-  return new Worker(workerUrl, { workerData: data })
+const laggingWorkerUrl = new URL("./utils/laggingWorker.mjs", import.meta.url)
+
+/** A worker the test started: the files it was given (none until it is given a share), and whether it has exited. */
+interface Spawned {
+  readonly files: Array<string>
+  exited: boolean
 }
+/** The workers started, in order. */
+const spawned: Array<Spawned> = []
+
+/**
+ * Starts the test's worker, recording what it is given and when it exits. `startAfterMs`: it
+ * starts this much later; `ready`: raised once it has posted `Ready` (see utils/laggingWorker.mjs).
+ */
+const spawnerWith =
+  (lag: { readonly startAfterMs?: number; readonly ready?: Int32Array } = {}): WorkerSpawner => (data) => {
+    const record: Spawned = { files: [], exited: false }
+    spawned.push(record)
+    const worker = new Worker(laggingWorkerUrl, { workerData: { ...data, ...lag } })
+    const post = worker.postMessage.bind(worker)
+    worker.postMessage = (message: WorkerShare, transfer) => {
+      record.files.push(...message.files.map(({ file }) => file.path))
+      post(message, transfer)
+    }
+    worker.once("exit", () => {
+      record.exited = true
+    })
+    return worker
+  }
+
 const twoWorkers: RunOptions = {
   workers: 2,
-  worker: spawner,
+  worker: spawnerWith(),
   projectionRef: { _tag: "Builtin", name: "summing" },
   checkpoint: false
+}
+
+/** A count on memory shared with the workers: how many are ready (see utils/laggingWorker.mjs). */
+const readyCount = () => new Int32Array(new SharedArrayBuffer(4))
+
+const sleepHere = (ms: number) => Atomics.wait(readyCount(), 0, 0, ms)
+
+/** Blocks this thread until `count` workers are ready, or 20 s have passed. */
+const waitForReady = (ready: Int32Array, count: number) => {
+  const until = performance.now() + 20_000
+  for (let seen = Atomics.load(ready, 0); seen < count; seen = Atomics.load(ready, 0)) {
+    const left = until - performance.now()
+    if (left <= 0) return
+    Atomics.wait(ready, 0, seen, left)
+  }
+}
+
+/**
+ * `format` with a slow reader on this thread: it sleeps `pauseMs` on every line, and at the first
+ * line of the file `holdAt` waits (up to 20 s) until `holdFor` workers (default 1) are `ready` —
+ * as if folding up to that file took as long as they take to start. It adds the files it reads
+ * to `here`. Workers resolve the format's own reader.
+ */
+const held = (
+  format: Format,
+  options: {
+    readonly pauseMs: number
+    readonly holdAt?: string
+    readonly ready?: Int32Array
+    readonly holdFor?: number
+    readonly here?: Set<string>
+  }
+): Format => ({
+  ...format,
+  reader: (projection, reading) => {
+    const reader = format.reader(projection, reading)
+    return {
+      mayHold: () => true,
+      decode: (line, file, lineNumber) => {
+        options.here?.add(file.path)
+        if (file.path === options.holdAt && lineNumber === 1 && options.ready !== undefined) {
+          waitForReady(options.ready, options.holdFor ?? 1)
+        }
+        sleepHere(options.pauseMs)
+        return reader.decode(line, file, lineNumber)
+      }
+    }
+  }
+})
+
+/** `sessions` sessions of the first project, each of `perSession` messages of the same length. */
+const evenLines = (home: string, sessions: number, perSession: number): ReadonlyArray<Line> => {
+  const lines: Array<Line> = []
+  for (let s = 0; s < sessions; s++) {
+    const sessionId = `s-even-${String(s).padStart(3, "0")}`
+    for (let seq = 1; seq <= perSession; seq++) {
+      const text = Either.getOrThrow(lineCodec.encode({
+        seq,
+        id: `id-${s}-${seq}`,
+        parentId: null,
+        sessionId,
+        agentId: "main",
+        at: "2026-01-01T00:00:00.000Z",
+        event: new UserMessageReceived({ content: [{ type: "text", text: "message" }] })
+      }))
+      lines.push({ file: sessionFile(home, 0, sessionId), text: text + "\n", tag: "UserMessageReceived" })
+    }
+  }
+  return lines
 }
 
 /** A source whose reader records every line it decodes. */
@@ -427,9 +526,15 @@ layer(NodeContext.layer, { excludeTestServices: true })("ProjectionRunner", (it)
     })))
 
   it.effect.prop(
-    "a parallel fold (this thread and a worker) equals the sequential one",
-    [fc.array(entry, { minLength: 2, maxLength: 40 })],
-    ([entries]) =>
+    "a parallel fold equals the sequential one, wherever this thread is when a worker is ready",
+    // Unbiased: few runs, each worth a log of many files and a hold anywhere in it.
+    [
+      fc.noBias(fc.array(spreadEntry, { minLength: 2, maxLength: 40 })),
+      fc.noBias(fc.nat()),
+      fc.constantFrom(2, 3),
+      fc.boolean()
+    ],
+    ([entries, hold, workers, every]) =>
       Effect.scoped(Effect.gen(function*() {
         const home = yield* tempHome
         makeProjects(home)
@@ -440,14 +545,33 @@ layer(NodeContext.layer, { excludeTestServices: true })("ProjectionRunner", (it)
         const source = all(home)
         const sequential = yield* ProjectionRunner.run(home, ordered, source, { checkpoint: false })
         assert.strictEqual(sequential.state.length, sequential.events)
+        const files = (yield* source.files).map((file) => file.path)
+        // This thread waits at a file drawn at random until one worker or every one is ready: what
+        // is left splits after it. Not at the last two: a worker not ready before this thread starts
+        // the last file is dismissed, and would never be ready.
+        const holdAt = files.length > 2 ? files[hold % (files.length - 2)] : undefined
+        const ready = readyCount()
+        const foldedHere = new Set<string>()
         spawned.length = 0
         const progress: Array<ProjectionRunner.Progress> = []
-        const parallel = yield* ProjectionRunner.run(home, ordered, source, {
-          ...twoWorkers,
-          projectionRef: { _tag: "Builtin", name: "ordered" },
-          checkpoint: true,
-          onProgress: (p) => progress.push(p)
-        })
+        const parallel = yield* ProjectionRunner.run(
+          home,
+          ordered,
+          held(source, {
+            pauseMs: 3,
+            ...(holdAt === undefined ? {} : { holdAt }),
+            ready,
+            holdFor: every ? workers - 1 : 1,
+            here: foldedHere
+          }),
+          {
+            workers,
+            worker: spawnerWith({ ready }),
+            projectionRef: { _tag: "Builtin", name: "ordered" },
+            checkpoint: true,
+            onProgress: (p) => progress.push(p)
+          }
+        )
         assert.deepStrictEqual(progress[progress.length - 1], {
           files: parallel.files,
           totalFiles: parallel.files,
@@ -455,14 +579,15 @@ layer(NodeContext.layer, { excludeTestServices: true })("ProjectionRunner", (it)
           totalBytes: parallel.bytes,
           events: parallel.events
         })
-        // This thread folds the first run of files and one worker the rest, in order.
-        const files = (yield* source.files).map((file) => file.path)
-        assert.strictEqual(spawned.length, files.length > 1 ? 1 : 0)
-        if (spawned.length > 0) {
-          const share = files.length - spawned[0]!.length
-          assert.isTrue(share > 0 && spawned[0]!.length > 0)
-          assert.deepStrictEqual(spawned[0], files.slice(share))
-        }
+        // This thread folds a first run of the files, each worker given any a later run, in order.
+        assert.strictEqual(spawned.length, files.length > 1 ? workers - 1 : 0)
+        const shares = spawned.map((worker) => worker.files).filter((share) => share.length > 0)
+          .sort((a, b) => files.indexOf(a[0]!) - files.indexOf(b[0]!))
+        const here = files.length - shares.flat().length
+        assert.isTrue(here > 0)
+        assert.deepStrictEqual([...files.slice(0, here), ...shares.flat()], files)
+        assert.deepStrictEqual([...foldedHere], files.slice(0, here))
+        assert.isTrue(spawned.every((worker) => worker.exited))
         assert.deepStrictEqual(parallel.state, sequential.state)
         assert.deepStrictEqual(
           [parallel.bytes, parallel.events, parallel.files],
@@ -474,7 +599,146 @@ layer(NodeContext.layer, { excludeTestServices: true })("ProjectionRunner", (it)
         assert.strictEqual(resumed.bytes, 0)
         assert.deepStrictEqual(resumed.state, parallel.state)
       })),
-    { timeout: 120_000, fastCheck: { numRuns: 4 } }
+    { timeout: 120_000, fastCheck: { numRuns: 5 } }
+  )
+
+  it.effect(
+    "workers that start late fold shares of what is left when they are ready; this thread, more than an equal share",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const home = yield* tempHome
+        makeProjects(home)
+        const lines = evenLines(home, 12, 2)
+        appendBytes(lines, 0, totalBytes(lines))
+        const source = all(home)
+        const files = (yield* source.files).map((file) => file.path)
+        const sequential = yield* ProjectionRunner.run(home, ordered, source, { checkpoint: false })
+        for (const workers of [2, 3]) {
+          // The workers are ready only once this thread has reached the third file.
+          const ready = readyCount()
+          const foldedHere = new Set<string>()
+          spawned.length = 0
+          const parallel = yield* ProjectionRunner.run(
+            home,
+            ordered,
+            held(source, { pauseMs: 3, holdAt: files[2]!, ready, holdFor: workers - 1, here: foldedHere }),
+            {
+              workers,
+              worker: spawnerWith({ ready }),
+              projectionRef: { _tag: "Builtin", name: "ordered" },
+              checkpoint: false
+            }
+          )
+          // An equal share would be 12 / workers files: the workers split the nine or so left with this thread.
+          const shares = spawned.map((worker) => worker.files).sort((a, b) =>
+            files.indexOf(a[0]!) - files.indexOf(b[0]!)
+          )
+          assert.strictEqual(shares.length, workers - 1)
+          const here = files.length - shares.flat().length
+          assert.isTrue(
+            shares.every((share) => share.length > 0) && here > files.length / workers,
+            `this thread folded ${here} files, the workers ${shares.map((share) => share.length)}`
+          )
+          assert.deepStrictEqual([...files.slice(0, here), ...shares.flat()], files)
+          assert.deepStrictEqual([...foldedHere], files.slice(0, here))
+          assert.isTrue(spawned.every((worker) => worker.exited))
+          assert.deepStrictEqual(parallel.state, sequential.state)
+          assert.deepStrictEqual(
+            [parallel.bytes, parallel.events, parallel.files],
+            [sequential.bytes, sequential.events, sequential.files]
+          )
+        }
+      })),
+    60_000
+  )
+
+  it.effect(
+    "workers not ready when this thread has folded every file get nothing and are terminated",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const home = yield* tempHome
+        makeProjects(home)
+        const lines = evenLines(home, 4, 2)
+        appendBytes(lines, 0, totalBytes(lines))
+        const source = all(home)
+        const sequential = yield* ProjectionRunner.run(home, ordered, source, { checkpoint: false })
+        const foldedHere = new Set<string>()
+        spawned.length = 0
+        const parallel = yield* ProjectionRunner.run(home, ordered, held(source, { pauseMs: 0, here: foldedHere }), {
+          workers: 3,
+          worker: spawnerWith({ startAfterMs: 60_000 }),
+          projectionRef: { _tag: "Builtin", name: "ordered" },
+          checkpoint: false
+        })
+        assert.deepStrictEqual(spawned, [{ files: [], exited: true }, { files: [], exited: true }])
+        assert.deepStrictEqual([...foldedHere], (yield* source.files).map((file) => file.path))
+        assert.deepStrictEqual(parallel.state, sequential.state)
+        assert.deepStrictEqual([parallel.bytes, parallel.events], [sequential.bytes, sequential.events])
+      })),
+    20_000
+  )
+
+  it.effect(
+    "a worker ready when less than minParallelBytes is left to read gets nothing",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const home = yield* tempHome
+        makeProjects(home)
+        const lines = evenLines(home, 10, 2)
+        appendBytes(lines, 0, totalBytes(lines))
+        const source = all(home)
+        const files = (yield* source.files).map((file) => file.path)
+        const sequential = yield* ProjectionRunner.run(home, ordered, source, { checkpoint: false })
+        const ready = readyCount()
+        const foldedHere = new Set<string>()
+        spawned.length = 0
+        // Enough is left to share until this thread is at the third file, where it waits for the
+        // worker; once past it, less.
+        const fromThird = files.slice(2).reduce((n, file) => n + fs.statSync(file).size, 0)
+        const parallel = yield* ProjectionRunner.run(
+          home,
+          ordered,
+          held(source, { pauseMs: 3, holdAt: files[2]!, ready, here: foldedHere }),
+          {
+            workers: 2,
+            minParallelBytes: fromThird - fs.statSync(files[2]!).size / 2,
+            worker: spawnerWith({ ready }),
+            projectionRef: { _tag: "Builtin", name: "ordered" },
+            checkpoint: false
+          }
+        )
+        assert.deepStrictEqual(spawned, [{ files: [], exited: true }])
+        assert.deepStrictEqual([...foldedHere], files)
+        assert.deepStrictEqual(parallel.state, sequential.state)
+      })),
+    60_000
+  )
+
+  it.effect(
+    "interrupting a parallel fold terminates its workers",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const home = yield* tempHome
+        makeProjects(home)
+        const lines = evenLines(home, 10, 5)
+        appendBytes(lines, 0, totalBytes(lines))
+        spawned.length = 0
+        const folding = yield* Deferred.make<void>()
+        const fiber = yield* Effect.fork(
+          ProjectionRunner.run(home, ordered, held(all(home), { pauseMs: 3 }), {
+            workers: 3,
+            worker: spawnerWith({ startAfterMs: 60_000 }),
+            projectionRef: { _tag: "Builtin", name: "ordered" },
+            checkpoint: false,
+            onProgress: () => Deferred.unsafeDone(folding, Exit.void)
+          })
+        )
+        yield* Deferred.await(folding)
+        const exit = yield* Fiber.interrupt(fiber)
+        assert.isTrue(Exit.isInterrupted(exit))
+        assert.deepStrictEqual(spawned, [{ files: [], exited: true }, { files: [], exited: true }])
+      })),
+    20_000
   )
 
   it.effect.prop(
@@ -540,20 +804,40 @@ layer(NodeContext.layer, { excludeTestServices: true })("ProjectionRunner", (it)
   )
 
   it.effect(
-    "a worker's failure is a ProjectionError naming the file and line",
+    "a worker's failure is a ProjectionError naming the file and line; so is this thread's, and the workers end",
     () =>
       Effect.scoped(Effect.gen(function*() {
         const home = yield* tempHome
         makeProjects(home)
-        const lines = linesOf(home, [
-          { project: 0, session: 0, kind: "said", text: "a" },
-          { project: 1, session: 0, kind: "said", text: "b" }
-        ])
+        const lines = evenLines(home, 4, 1)
         appendBytes(lines, 0, totalBytes(lines))
-        fs.appendFileSync(lines[1]!.file, "garbage\n" + lines[1]!.text)
-        const failed = yield* Effect.flip(runAll(home, twoWorkers))
-        assert.strictEqual(failed.path, lines[1]!.file)
-        assert.strictEqual(failed.line, 2)
+        const source = all(home)
+        const files = (yield* source.files).map((file) => file.path)
+        const run = () => {
+          // The worker is ready while this thread folds the first file: it is given the last, or the last two.
+          const ready = readyCount()
+          return Effect.flip(
+            ProjectionRunner.run(home, summing, held(source, { pauseMs: 3, holdAt: files[0]!, ready }), {
+              ...twoWorkers,
+              worker: spawnerWith({ ready })
+            })
+          )
+        }
+        fs.appendFileSync(files[3]!, "garbage\n" + lines[3]!.text)
+        spawned.length = 0
+        const inWorker = yield* run()
+        assert.include(spawned[0]!.files, files[3])
+        assert.deepStrictEqual([inWorker.path, inWorker.line], [files[3], 2])
+        assert.isTrue(spawned[0]!.exited)
+
+        // This thread's own second file, while the worker folds the last ones.
+        fs.writeFileSync(files[3]!, lines[3]!.text)
+        fs.appendFileSync(files[1]!, "garbage\n" + lines[1]!.text)
+        spawned.length = 0
+        const here = yield* run()
+        assert.notInclude(spawned[0]!.files, files[1])
+        assert.deepStrictEqual([here.path, here.line], [files[1], 2])
+        assert.isTrue(spawned[0]!.exited)
       })),
     60_000
   )
