@@ -22,7 +22,6 @@
  *   the partial states are merged in file order (see `foldInParallel`). A resumed run (usually a
  *   few new lines) folds on the calling thread alone, from the checkpoint's state.
  */
-import type { FileSystem, Path } from "@effect/platform"
 import type { Envelope } from "@weft/kernel/Envelope"
 import { lineCodec } from "@weft/kernel/EventCodec"
 import type { AnyEvent } from "@weft/kernel/Events"
@@ -1439,7 +1438,7 @@ export const run = <S>(
   projection: Projection.Projection<S>,
   format: Format,
   options: RunOptions = {}
-): Effect.Effect<Result<S>, ProjectionError, FileSystem.FileSystem | Path.Path> =>
+): Effect.Effect<Result<S>, ProjectionError> =>
   Effect.gen(function*() {
     const prior = yield* initialMemo(home, projection, format, options)
     const step = yield* runAndSave(home, projection, format, options, prior)
@@ -1452,7 +1451,7 @@ export const follow = <S>(
   projection: Projection.Projection<S>,
   format: Format,
   options: RunOptions & { readonly interval?: Duration.DurationInput } = {}
-): Stream.Stream<Result<S>, ProjectionError, FileSystem.FileSystem | Path.Path> =>
+): Stream.Stream<Result<S>, ProjectionError> =>
   Stream.unwrap(Effect.gen(function*() {
     const interval = options.interval ?? "1 second"
     const prior = yield* initialMemo(home, projection, format, options)
