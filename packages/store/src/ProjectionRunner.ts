@@ -995,12 +995,13 @@ const makeFolding = <S>(
   const buffers = Core.makeBuffers()
   const marks: Array<FileMark> = []
   let chunks = 0
+  /** A file with nothing to read: its mark, with no Effect to run (a resumed run meets hundreds). */
+  const unchanged = (item: Item): void => {
+    marks.push(unchangedMark(item))
+  }
   const add = (item: Item): Effect.Effect<void, ProjectionError> =>
     Effect.gen(function*() {
-      if (item.end <= item.from) {
-        marks.push(unchangedMark(item))
-        return
-      }
+      if (item.end <= item.from) return unchanged(item)
       const mark = yield* Effect.acquireUseRelease(
         Effect.try({
           try: () => fs.openSync(item.file.path, "r"),
@@ -1039,7 +1040,7 @@ const makeFolding = <S>(
     events: fold.events,
     skippedLines: fold.skippedLines
   })
-  return { add, folded }
+  return { add, unchanged, folded }
 }
 
 /** Folds the items in order on this thread. */
@@ -1054,7 +1055,10 @@ const foldHere = <S>(
   Effect.gen(function*() {
     const bytes = items.reduce((n, item) => n + (item.end - item.from), 0)
     const folding = makeFolding(projection, format, bytes, from, lenient, report)
-    for (const item of items) yield* folding.add(item)
+    for (const item of items) {
+      if (item.end <= item.from) folding.unchanged(item)
+      else yield* folding.add(item)
+    }
     return folding.folded()
   })
 
