@@ -30,6 +30,7 @@
 import type Anthropic from "@anthropic-ai/sdk"
 import type * as AnthropicSdk from "@anthropic-ai/sdk"
 import { Array as Arr, Data, Effect, Either, Layer, Option, Random, Schema, Stream } from "effect"
+import { causeOf } from "./ErrorCause.js"
 import { JsonObject } from "./Json.js"
 import type { AssistantBlock, MessageParam, ModelRequest, ModelResponse, StopReason, Usage } from "./Messages.js"
 import { StopReason as StopReasonSchema } from "./Messages.js"
@@ -130,17 +131,6 @@ const retryAfterOf = (headers: Headers | undefined): number | undefined => {
   if (value === null || value === undefined) return undefined
   const seconds = Number(value)
   return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined
-}
-
-const causeOf = (error: unknown): string => {
-  const parts: Array<string> = []
-  let current: unknown = error
-  while (current instanceof Error && parts.length < 4) {
-    const code = (current as { code?: unknown }).code
-    parts.push(typeof code === "string" ? `${current.message} (${code})` : current.message)
-    current = current.cause
-  }
-  return parts.filter((part) => part !== "").join(": ") || String(error)
 }
 
 const failure = (error: ModelError, retryAfterMs?: number): AttemptError => new AttemptError({ error, retryAfterMs })

@@ -18,6 +18,7 @@
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import type { HttpClientResponse } from "@effect/platform"
+import { causeOf } from "@weft/kernel/ErrorCause"
 import { Config, Context, Data, Duration, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
 import { codePoints, hashCodes } from "./internal/Hash.js"
 import { tokenize } from "./Tokenizer.js"
@@ -201,17 +202,6 @@ const retryAfterOf = (value: string | undefined): number | undefined => {
 const oneLine = (text: string): string => {
   const line = text.replace(/\s+/g, " ").trim()
   return line.length > 200 ? `${line.slice(0, 200)}…` : line
-}
-
-const causeOf = (error: unknown): string => {
-  const parts: Array<string> = []
-  let current: unknown = error
-  while (current instanceof Error && parts.length < 4) {
-    const code = (current as { code?: unknown }).code
-    parts.push(typeof code === "string" ? `${current.message} (${code})` : current.message)
-    current = current.cause
-  }
-  return parts.filter((part) => part !== "").join(": ") || String(error)
 }
 
 const endpointOf = (baseUrl: string): string => {
