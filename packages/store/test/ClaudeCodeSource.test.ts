@@ -767,13 +767,19 @@ describe("the usage scan", () => {
         const parsed = byParsing(line)
         if (Either.isLeft(parsed) && Either.isRight(scanned) && SUSPECT.test(line)) return
         assert.deepStrictEqual(Either.mapLeft(scanned, () => "not JSON"), parsed, line)
-        // Given the line's bytes, as the runner gives them: the same, strings decoded as UTF-8.
+        // Given the line's bytes, as the runner gives them: as JSON.parse reads the text they decode to — the line
+        // itself, unless it holds a lone surrogate, which UTF-8 cannot carry (written as U+FFFD).
         const bytes = bytesOf(line)
-        assert.deepStrictEqual(Either.mapLeft(ClaudeCode.usageLineOfBytes(bytes), () => "not JSON"), parsed, line)
+        const text = Buffer.from(line, "utf8").toString("utf8")
+        assert.deepStrictEqual(
+          Either.mapLeft(ClaudeCode.usageLineOfBytes(bytes), () => "not JSON"),
+          text === line ? parsed : byParsing(text),
+          line
+        )
         if (line.includes(ClaudeCode.USAGE_MARKER)) {
           assert.deepStrictEqual(
             Either.mapLeft(usageReader.decode(bytes, file, 7), () => "not JSON"),
-            envelopesByParsing(line, 7),
+            envelopesByParsing(text, 7),
             line
           )
           total++
